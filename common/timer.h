@@ -1,0 +1,4 @@
+// Monotonic wall-clock time in seconds, for rates, ETAs and benchmarks.
+#pragma once
+
+double timer_now(void);

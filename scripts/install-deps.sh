@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kdtune needs to build, test, benchmark and plot.
+# Does nothing when all are present; uses sudo when not root.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libopenblas-dev libgsl-dev libnlopt-dev libyaml-dev zlib1g-dev libjansson-dev
+  libcmocka-dev gnuplot-nox
+)
+# Benchmarks and reference fixtures only: PyTorch 1.13 and NumPy.
+if [ "${KDTUNE_BENCH_DEPS:-0}" = 1 ]; then
+  packages+=(python3 python3-torch python3-numpy python3-yaml)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
