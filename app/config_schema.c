@@ -18,14 +18,14 @@
 #define FLTS(p, f, d, lo, hi, nlo, nhi, doc) {p, CFG_FLOAT_LIST, OFF(f), d, lo, hi, nlo, nhi, NULL, doc}
 #define ENUMS(p, f, d, ch, nlo, nhi, doc) {p, CFG_ENUM_LIST, OFF(f), d, 0, 0, nlo, nhi, ch, doc}
 
-#define SGD(sec, epochs, batch, lr, wd, aug)                                                        \
-    INT(sec ".epochs", sec.sgd.epochs, epochs, 0, 10000, "passes over the training data"),          \
-    INT(sec ".batch_size", sec.sgd.batch_size, batch, 1, 4096, "examples per SGD step"),            \
-    FLT(sec ".lr", sec.sgd.lr, lr, 0, 10, "SGD learning rate"),                                     \
-    FLT(sec ".momentum", sec.sgd.momentum, "0.9", 0, 0.999, "SGD momentum"),                        \
-    BOOL(sec ".nesterov", sec.sgd.nesterov, "false", "Nesterov momentum"),                          \
-    FLT(sec ".weight_decay", sec.sgd.weight_decay, wd, 0, 1, "L2 weight decay"),                    \
-    BOOL(sec ".augment", sec.sgd.augment, aug, "apply data.augment while training")
+#define SGD(sec, d_epochs, d_batch, d_lr, d_wd, d_aug)                                                        \
+    INT(#sec ".epochs", sec.sgd.epochs, d_epochs, 0, 10000, "passes over the training data"),         \
+    INT(#sec ".batch_size", sec.sgd.batch_size, d_batch, 1, 4096, "examples per SGD step"),           \
+    FLT(#sec ".lr", sec.sgd.lr, d_lr, 0, 10, "SGD learning rate"),                                    \
+    FLT(#sec ".momentum", sec.sgd.momentum, "0.9", 0, 0.999, "SGD momentum"),                       \
+    BOOL(#sec ".nesterov", sec.sgd.nesterov, "false", "Nesterov momentum"),                         \
+    FLT(#sec ".weight_decay", sec.sgd.weight_decay, d_wd, 0, 1, "L2 weight decay"),                   \
+    BOOL(#sec ".augment", sec.sgd.augment, d_aug, "apply data.augment while training")
 
 #define TRANSFER_SETS "unlabelled|unlabelled_self|student_data"
 #define STRATEGIES "gp|random|bobyqa|cobyla|neldermead|sbplx|direct_l"
@@ -80,13 +80,13 @@ const cfg_key config_schema[] = {
           "architecture: one for all participants, or one per participant"),
     INTS("model.mlp_hidden", model.mlp_hidden, "[256, 128]", 1, 65536, 0, 16, "hidden layer sizes of mlp"),
 
-    SGD("pretrain", "10", "64", "0.05", "0.0005", "true"),
+    SGD(pretrain, "10", "64", "0.05", "0.0005", "true"),
     ENUM("pretrain.schedule", pretrain.schedule, "cosine", "constant|step|cosine", "learning-rate schedule"),
     INT("pretrain.step_epochs", pretrain.step_epochs, "30", 1, 100000, "step: epochs between decays"),
     FLT("pretrain.gamma", pretrain.gamma, "0.1", 0, 1, "step: learning-rate factor at each decay"),
     FLT("pretrain.warmup_epochs", pretrain.warmup_epochs, "0.0", 0, 1000, "linear warm-up length"),
 
-    SGD("kd", "2", "64", "0.01", "0.0005", "false"),
+    SGD(kd, "2", "64", "0.01", "0.0005", "false"),
     FLT("kd.temperature", kd.temperature, "1.0", 0.01, 1000,
         "default setting: softmax temperature T (kdtune eval uses it; tuned gains are compared with it)"),
     FLT("kd.alpha", kd.alpha, "0.5", 0, 1, "default setting: weight of the teacher's soft term"),

@@ -32,9 +32,17 @@ void text_format_double(char *out, size_t cap, double x) {
     if (isnan(x)) { snprintf(out, cap, ".nan"); return; }
     if (isinf(x)) { snprintf(out, cap, x > 0 ? ".inf" : "-.inf"); return; }
     char buf[64];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x) break;
+    double ax = fabs(x);
+    if (ax == 0.0 || (ax >= 1e-4 && ax < 1e16)) { // plain decimals where they stay short
+        for (int digits = 0; digits <= 20; digits++) {
+            snprintf(buf, sizeof buf, "%.*f", digits, x);
+            if (strtod(buf, NULL) == x) break;
+        }
+    } else {
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(buf, sizeof buf, "%.*g", prec, x);
+            if (strtod(buf, NULL) == x) break;
+        }
     }
     // Make sure a reader sees a float: "1" -> "1.0", "1e-05" -> "1.0e-05".
     char *e = strchr(buf, 'e');

@@ -6,11 +6,11 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libopenblas-dev libgsl-dev libnlopt-dev libyaml-dev zlib1g-dev libjansson-dev
-  libcmocka-dev gnuplot-nox
+  libcmocka-dev gnuplot-nox python3 python3-yaml
 )
 # Benchmarks and reference fixtures only: PyTorch 1.13 and NumPy.
 if [ "${KDTUNE_BENCH_DEPS:-0}" = 1 ]; then
-  packages+=(python3 python3-torch python3-numpy python3-yaml)
+  packages+=(python3-torch python3-numpy)
 fi
 
 missing=()
