@@ -1,0 +1,422 @@
+// Summary figures from trials: picks per pair, strategy means and curves, and the findings.
+#include "app/summary.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/text.h"
+#include "kdtune_version.h"
+#include "common/fs.h"
+
+static bool better(const trial *a, const trial *b) { return !b || a->val_gain > b->val_gain; }
+
+static void pick_add(summary_pick *p, const trial *t) {
+    p->n++;
+    if (t->ok && better(t, p->best)) p->best = t;
+}
+
+static bool is_default_setting(const trial *t, const kdt_config *cfg) {
+    return t->temperature == cfg->kd.temperature && t->alpha == cfg->kd.alpha &&
+           t->transfer_set == cfg->kd.transfer_set && t->position == cfg->kd.position;
+}
+
+static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
+
+// A strategy's runs on one pair: one per fixed position (-1 when the position is tuned too).
+// Each keeps its trials in index order, so that `recommended` indexes them.
+typedef struct {
+    const trial **items;
+    int n, cap;
+} run_trials;
+
+// Fills st and the pairs' tuned[k] pick (k < 0: the grid, whose pick is computed elsewhere).
+static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, const trial *trials,
+                                   size_t n, const int *pair_of) {
+    int np = s->n_pairs;
+    double *best_so_far = NULL; // (np, len) row-major, NaN before the first success
+    int *evals = calloc((size_t)np, sizeof *evals);
+    run_trials *runs = calloc((size_t)np * 3, sizeof *runs);
+    if (!evals || !runs) goto nomem;
+    int len = 0;
+    for (size_t t = 0; t < n; t++)
+        if (strcmp(trials[t].strategy, st->name) == 0) {
+            int p = pair_of[t];
+            if (++evals[p] > len) len = evals[p];
+        }
+    best_so_far = malloc(sizeof *best_so_far * (size_t)np * (len ? len : 1));
+    if (!best_so_far) goto nomem;
+    for (size_t q = 0; q < (size_t)np * (len ? len : 1); q++) best_so_far[q] = NAN;
+    memset(evals, 0, sizeof *evals * (size_t)np);
+    for (size_t t = 0; t < n; t++) {
+        const trial *tr = &trials[t];
+        if (strcmp(tr->strategy, st->name) != 0) continue;
+        int p = pair_of[t];
+        run_trials *r = &runs[p * 3 + tr->fixed_position + 1];
+        if (r->n == r->cap) {
+            int cap = r->cap ? 2 * r->cap : 32;
+            const trial **grown = realloc(r->items, sizeof *grown * (size_t)cap);
+            if (!grown) goto nomem;
+            r->items = grown;
+            r->cap = cap;
+        }
+        r->items[r->n++] = tr;
+        // The pair's best so far: the best of its runs' current recommendations.
+        const trial *pick = NULL;
+        for (int f = 0; f < 3; f++) {
+            run_trials *rr = &runs[p * 3 + f];
+            if (!rr->n) continue;
+            int rec = rr->items[rr->n - 1]->recommended;
+            const trial *c = rec >= 0 && rec < rr->n ? rr->items[rec] : NULL;
+            if (c && c->ok && better(c, pick)) pick = c;
+        }
+        best_so_far[(size_t)p * len + evals[p]] = pick ? pick->val_gain : NAN;
+        evals[p]++;
+        if (k >= 0) {
+            s->pairs[p].tuned[k].n = evals[p];
+            s->pairs[p].tuned[k].best = pick;
+        }
+    }
+    // Means over the pairs the strategy ran on.
+    double sum_evals = 0, sum_val = 0, sum_test = 0, sum_rv = 0, sum_rt = 0, sum_to = 0;
+    double sum_ratio = 0, max_ratio = -INFINITY, sum_points = 0;
+    int pairs = 0, with_grid = 0, within = 0, reached = 0, ratio_n = 0, points_n = 0;
+    st->curve = calloc(len ? (size_t)len : 1, sizeof *st->curve);
+    if (!st->curve) goto nomem;
+    st->curve_len = len;
+    int *curve_n = calloc(len ? (size_t)len : 1, sizeof *curve_n);
+    if (!curve_n) goto nomem;
+    for (int p = 0; p < np; p++) {
+        if (!evals[p]) continue;
+        const trial *pick = k >= 0 ? s->pairs[p].tuned[k].best : s->pairs[p].grid.best;
+        pairs++;
+        sum_evals += evals[p];
+        double last = NAN;
+        for (int e = 0; e < len; e++) { // a pair that stopped early keeps its best
+            double v = e < evals[p] ? best_so_far[(size_t)p * len + e] : last;
+            if (!isnan(v)) {
+                st->curve[e] += v;
+                curve_n[e]++;
+                last = v;
+            }
+        }
+        if (!pick) continue;
+        sum_val += pick->val_gain;
+        sum_test += pick->test_gain;
+        const trial *g = s->pairs[p].grid.best;
+        if (g) {
+            with_grid++;
+            sum_rv += g->val_gain - pick->val_gain;
+            sum_rt += g->test_gain - pick->test_gain;
+            if (pick->val_gain >= g->val_gain - s->epsilon) within++;
+            for (int e = 0; e < evals[p]; e++) {
+                double v = best_so_far[(size_t)p * len + e];
+                if (!isnan(v) && v >= g->val_gain - s->epsilon) {
+                    sum_to += e + 1;
+                    reached++;
+                    break;
+                }
+            }
+        }
+        const trial *d = s->pairs[p].deflt.best;
+        if (d) {
+            sum_points += pick->test_gain - d->test_gain;
+            points_n++;
+            if (d->test_gain > 0) {
+                double ratio = pick->test_gain / d->test_gain;
+                sum_ratio += ratio;
+                max_ratio = fmax(max_ratio, ratio);
+                ratio_n++;
+            }
+        }
+    }
+    for (int e = 0; e < len; e++) st->curve[e] = curve_n[e] ? st->curve[e] / curve_n[e] : NAN;
+    free(curve_n);
+    st->pairs = pairs;
+    st->mean_evals = mean_or_nan(sum_evals, pairs);
+    st->mean_val_gain = mean_or_nan(sum_val, pairs);
+    st->mean_test_gain = mean_or_nan(sum_test, pairs);
+    st->mean_val_regret = mean_or_nan(sum_rv, with_grid);
+    st->mean_test_regret = mean_or_nan(sum_rt, with_grid);
+    st->frac_within_eps = mean_or_nan(within, with_grid);
+    st->mean_evals_to_eps = mean_or_nan(sum_to, reached);
+    st->improvement_factor_mean = mean_or_nan(sum_ratio, ratio_n);
+    st->improvement_factor_max = ratio_n ? max_ratio : NAN;
+    st->improvement_pairs = ratio_n;
+    st->improvement_points_mean = mean_or_nan(sum_points, points_n);
+    for (int r = 0; r < np * 3; r++) free(runs[r].items);
+    free(runs);
+    free(evals);
+    free(best_so_far);
+    return KDT_OK;
+nomem:
+    if (runs)
+        for (int r = 0; r < np * 3; r++) free(runs[r].items);
+    free(runs);
+    free(evals);
+    free(best_so_far);
+    return kdt_fail(KDT_ERR_NOMEM, "out of memory computing the summary");
+}
+
+kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_config *cfg) {
+    memset(s, 0, sizeof *s);
+    s->epsilon = cfg->tuner.epsilon;
+    int P = cfg->federation.participants;
+    int *slot = malloc(sizeof *slot * (size_t)P * P), *pair_of = malloc(sizeof *pair_of * (n ? n : 1));
+    if (!slot || !pair_of) {
+        free(slot);
+        free(pair_of);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory computing the summary");
+    }
+    for (int q = 0; q < P * P; q++) slot[q] = -1;
+    for (size_t t = 0; t < n; t++) {
+        const trial *tr = &trials[t];
+        if (tr->i < 0 || tr->j <= tr->i || tr->j >= P) {
+            free(slot);
+            free(pair_of);
+            return kdt_fail(KDT_ERR_FORMAT, "trial %zu names pair (%d, %d), which does not exist "
+                            "with %d participants: the journal belongs to another config", t + 1,
+                            tr->i, tr->j, P);
+        }
+        slot[tr->i * P + tr->j] = 0;
+    }
+    for (int q = 0; q < P * P; q++)
+        if (slot[q] == 0) slot[q] = s->n_pairs++;
+    s->pairs = calloc(s->n_pairs ? (size_t)s->n_pairs : 1, sizeof *s->pairs);
+    if (!s->pairs) {
+        free(slot);
+        free(pair_of);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory computing the summary");
+    }
+    for (int q = 0; q < P * P; q++)
+        if (slot[q] >= 0) {
+            s->pairs[slot[q]].i = q / P;
+            s->pairs[slot[q]].j = q % P;
+        }
+    double fsum[3] = {0};
+    int fn[3] = {0}, fgrid[3] = {0};
+    double fgsum[3] = {0};
+    for (size_t t = 0; t < n; t++) {
+        const trial *tr = &trials[t];
+        pair_of[t] = slot[tr->i * P + tr->j];
+        summary_pair *p = &s->pairs[pair_of[t]];
+        if (strcmp(tr->strategy, "default") == 0) {
+            s->has_default = true;
+            pick_add(&p->best_untuned, tr);
+            if (is_default_setting(tr, cfg)) pick_add(&p->deflt, tr);
+        } else if (strcmp(tr->strategy, "grid") == 0) {
+            s->has_grid = true;
+            pick_add(&p->grid, tr);
+        } else {
+            int k = 0;
+            while (k < s->n_strategies && strcmp(s->strategies[k].name, tr->strategy) != 0) k++;
+            if (k == s->n_strategies) {
+                if (k == SUMMARY_MAX_STRATEGIES) continue;
+                snprintf(s->strategies[k].name, TRIAL_NAME_MAX, "%s", tr->strategy);
+                s->n_strategies++;
+            }
+        }
+        if (tr->ok && tr->transfer_set >= 0 && tr->transfer_set < 3) {
+            bool grid = strcmp(tr->strategy, "grid") == 0;
+            (grid ? fgsum : fsum)[tr->transfer_set] += tr->forgetting;
+            (grid ? fgrid : fn)[tr->transfer_set]++;
+        }
+    }
+    // Forgetting: over the grid when there is one (an even design), else over every trial.
+    for (int x = 0; x < 3; x++) {
+        s->forgetting_count[x] = s->has_grid ? fgrid[x] : fn[x];
+        s->forgetting_by_transfer[x] = mean_or_nan(s->has_grid ? fgsum[x] : fsum[x], s->forgetting_count[x]);
+    }
+    kdt_status st = KDT_OK;
+    snprintf(s->grid.name, TRIAL_NAME_MAX, "grid");
+    if (s->has_grid) st = compute_strategy(s, &s->grid, -1, trials, n, pair_of);
+    for (int k = 0; k < s->n_strategies && !st; k++)
+        st = compute_strategy(s, &s->strategies[k], k, trials, n, pair_of);
+    // Default means and the findings.
+    double dv = 0, dt = 0, ut = 0, ue = 0;
+    int dn = 0, un = 0, not_default = 0, gn = 0, matters = 0, posn = 0;
+    for (int q = 0; q < s->n_pairs; q++) {
+        summary_pair *p = &s->pairs[q];
+        if (p->deflt.best) dv += p->deflt.best->val_gain, dt += p->deflt.best->test_gain, dn++;
+        if (p->best_untuned.best) ut += p->best_untuned.best->test_gain, un++, ue += p->best_untuned.n;
+        const trial *g = p->grid.best;
+        if (g) {
+            gn++;
+            not_default += g->temperature != cfg->kd.temperature || g->alpha != cfg->kd.alpha;
+        }
+        const trial *bp[2] = {NULL, NULL};
+        for (size_t t = 0; t < n; t++)
+            if (pair_of[t] == q && trials[t].ok && strcmp(trials[t].strategy, "grid") == 0 &&
+                better(&trials[t], bp[trials[t].position]))
+                bp[trials[t].position] = &trials[t];
+        p->best_forward_test = bp[0] ? bp[0]->test_gain : NAN;
+        p->best_reverse_test = bp[1] ? bp[1]->test_gain : NAN;
+        if (bp[0] && bp[1]) {
+            posn++;
+            matters += fabs(bp[0]->test_gain - bp[1]->test_gain) > 0.01;
+        }
+    }
+    s->default_mean_val = mean_or_nan(dv, dn);
+    s->default_mean_test = mean_or_nan(dt, dn);
+    s->best_untuned_mean_test = mean_or_nan(ut, un);
+    s->untuned_evals = mean_or_nan(ue, un);
+    s->frac_grid_best_not_default = mean_or_nan(not_default, gn);
+    s->frac_position_matters = mean_or_nan(matters, posn);
+    s->position_pairs = posn;
+    free(slot);
+    free(pair_of);
+    return st;
+}
+
+void summary_free(summary *s) {
+    free(s->grid.curve);
+    for (int k = 0; k < s->n_strategies; k++) free(s->strategies[k].curve);
+    free(s->pairs);
+    memset(s, 0, sizeof *s);
+}
+
+// ---- summary.json -----------------------------------------------------------------------------
+
+static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
+
+static json_t *strategy_json(const summary_strategy *st) {
+    json_t *o = json_object();
+    json_object_set_new(o, "pairs", json_integer(st->pairs));
+    json_object_set_new(o, "mean_evaluations_per_pair", num(st->mean_evals));
+    json_object_set_new(o, "mean_val_gain", num(st->mean_val_gain));
+    json_object_set_new(o, "mean_test_gain", num(st->mean_test_gain));
+    json_object_set_new(o, "mean_val_regret", num(st->mean_val_regret));
+    json_object_set_new(o, "mean_test_regret", num(st->mean_test_regret));
+    json_object_set_new(o, "fraction_within_epsilon", num(st->frac_within_eps));
+    json_object_set_new(o, "mean_evaluations_to_epsilon", num(st->mean_evals_to_eps));
+    json_object_set_new(o, "improvement_factor_mean", num(st->improvement_factor_mean));
+    json_object_set_new(o, "improvement_factor_max", num(st->improvement_factor_max));
+    json_object_set_new(o, "improvement_factor_pairs", json_integer(st->improvement_pairs));
+    json_object_set_new(o, "improvement_points_mean", num(st->improvement_points_mean));
+    json_t *curve = json_array();
+    for (int e = 0; e < st->curve_len; e++) json_array_append_new(curve, num(st->curve[e]));
+    json_object_set_new(o, "best_so_far_val_gain", curve);
+    return o;
+}
+
+kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const char *path) {
+    json_t *root = json_object();
+    json_object_set_new(root, "kdtune_version", json_string(KDTUNE_VERSION));
+    json_object_set_new(root, "objective", json_string("val_gain"));
+    json_object_set_new(root, "units", json_string("fractions of accuracy (0.01 = 1 point)"));
+    json_object_set_new(root, "epsilon", json_real(s->epsilon));
+    json_object_set_new(root, "pairs", json_integer(s->n_pairs));
+    json_t *d = json_object();
+    json_object_set_new(d, "temperature", json_real(cfg->kd.temperature));
+    json_object_set_new(d, "alpha", json_real(cfg->kd.alpha));
+    json_object_set_new(d, "transfer_set", json_string(config_choice_name("kd.transfer_set", cfg->kd.transfer_set)));
+    json_object_set_new(d, "position", json_string(config_choice_name("kd.position", cfg->kd.position)));
+    json_object_set_new(d, "mean_val_gain", num(s->default_mean_val));
+    json_object_set_new(d, "mean_test_gain", num(s->default_mean_test));
+    json_object_set_new(d, "best_untuned_mean_test_gain", num(s->best_untuned_mean_test));
+    json_object_set_new(root, "default", d);
+    json_object_set_new(root, "grid", s->has_grid ? strategy_json(&s->grid) : json_null());
+    json_t *strategies = json_object();
+    for (int k = 0; k < s->n_strategies; k++)
+        json_object_set_new(strategies, s->strategies[k].name, strategy_json(&s->strategies[k]));
+    json_object_set_new(root, "strategies", strategies);
+    json_t *f = json_object();
+    json_object_set_new(f, "fraction_grid_best_not_default", num(s->frac_grid_best_not_default));
+    const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
+    json_object_set_new(f, "improvement_from", json_string(tuned ? tuned->name : ""));
+    json_object_set_new(f, "improvement_factor_mean", num(tuned ? tuned->improvement_factor_mean : NAN));
+    json_object_set_new(f, "improvement_factor_max", num(tuned ? tuned->improvement_factor_max : NAN));
+    json_object_set_new(f, "improvement_factor_pairs", json_integer(tuned ? tuned->improvement_pairs : 0));
+    json_object_set_new(f, "improvement_points_mean", num(tuned ? tuned->improvement_points_mean : NAN));
+    json_t *forget = json_object();
+    for (int x = 0; x < 3; x++)
+        json_object_set_new(forget, config_choice_name("kd.transfer_set", x), num(s->forgetting_by_transfer[x]));
+    json_object_set_new(f, "mean_forgetting_by_transfer_set", forget);
+    json_object_set_new(f, "fraction_position_matters", num(s->frac_position_matters));
+    json_object_set_new(f, "position_threshold", json_real(0.01));
+    json_object_set_new(root, "findings", f);
+    json_t *pairs = json_array();
+    for (int q = 0; q < s->n_pairs; q++) {
+        const summary_pair *p = &s->pairs[q];
+        json_t *o = json_pack("{s:[i,i]}", "pair", p->i, p->j);
+        json_object_set_new(o, "default_test_gain", num(p->deflt.best ? p->deflt.best->test_gain : NAN));
+        json_object_set_new(o, "grid_best_val_gain", num(p->grid.best ? p->grid.best->val_gain : NAN));
+        json_object_set_new(o, "grid_best_test_gain", num(p->grid.best ? p->grid.best->test_gain : NAN));
+        json_t *tuned_o = json_object();
+        for (int k = 0; k < s->n_strategies; k++) {
+            const trial *t = p->tuned[k].best;
+            json_object_set_new(tuned_o, s->strategies[k].name, num(t ? t->test_gain : NAN));
+        }
+        json_object_set_new(o, "tuned_test_gain", tuned_o);
+        json_array_append_new(pairs, o);
+    }
+    json_object_set_new(root, "per_pair", pairs);
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+    json_decref(root);
+    if (!text) return kdt_fail(KDT_ERR_NOMEM, "out of memory writing %s", path);
+    size_t len = strlen(text);
+    text[len] = '\0';
+    char *with_newline = realloc(text, len + 2);
+    if (!with_newline) {
+        free(text);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory writing %s", path);
+    }
+    with_newline[len] = '\n';
+    kdt_status st = fs_write_atomic(path, with_newline, len + 1);
+    free(with_newline);
+    return st;
+}
+
+// ---- the closing table --------------------------------------------------------------------------
+
+static void cell_points(FILE *out, double x, int width) {
+    if (isnan(x)) fprintf(out, "%*s", width, "-");
+    else fprintf(out, "%+*.2f", width, 100.0 * x);
+}
+
+static void row(FILE *out, const char *name, const summary_strategy *st) {
+    fprintf(out, "  %-10s %6d %8.1f ", name, st->pairs, st->mean_evals);
+    cell_points(out, st->mean_test_gain, 10);
+    cell_points(out, st->mean_val_regret, 11);
+    cell_points(out, st->mean_test_regret, 12);
+    if (isnan(st->frac_within_eps)) fprintf(out, "%10s", "-");
+    else fprintf(out, "%9.0f%%", 100.0 * st->frac_within_eps);
+    if (isnan(st->mean_evals_to_eps)) fprintf(out, "%10s\n", "-");
+    else fprintf(out, "%10.1f\n", st->mean_evals_to_eps);
+}
+
+void summary_print_table(const summary *s, FILE *out) {
+    char eps[32];
+    text_format_double(eps, sizeof eps, 100.0 * s->epsilon);
+    fprintf(out, "\nSummary over %d pairs (gains in accuracy points on the test split; regret against "
+                 "the grid's best):\n", s->n_pairs);
+    fprintf(out, "  %-10s %6s %8s %10s %11s %12s %10s %10s\n", "strategy", "pairs", "evals", "test gain",
+            "val regret", "test regret", "within", "evals to");
+    fprintf(out, "  %-10s %6s %8s %10s %11s %12s %10s %10s\n", "", "", "/pair", "", "", "",
+            "eps", "eps");
+    if (s->has_default) {
+        fprintf(out, "  %-10s %6d %8s ", "default", s->n_pairs, "1");
+        cell_points(out, s->default_mean_test, 10);
+        fprintf(out, "\n  %-10s %6d %8.1f ", "untuned*", s->n_pairs, s->untuned_evals);
+        cell_points(out, s->best_untuned_mean_test, 10);
+        fprintf(out, "\n");
+    }
+    if (s->has_grid) row(out, "grid", &s->grid);
+    for (int k = 0; k < s->n_strategies; k++) row(out, s->strategies[k].name, &s->strategies[k]);
+    fprintf(out, "  (eps = %s points; untuned* = default T and alpha at the best transfer set and "
+                 "position by validation)\n", eps);
+    const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
+    if (s->has_grid)
+        fprintf(out, "Findings: %.0f%% of pairs have a grid-best T or alpha other than the default; ",
+                100.0 * s->frac_grid_best_not_default);
+    else fprintf(out, "Findings: ");
+    if (tuned && tuned->improvement_pairs)
+        fprintf(out, "%s gains %.2fx the default's on average (up to %.2fx, over %d pairs with a "
+                     "positive default gain), %+.2f points on average over all pairs; ",
+                tuned->name, tuned->improvement_factor_mean, tuned->improvement_factor_max,
+                tuned->improvement_pairs, 100.0 * tuned->improvement_points_mean);
+    if (s->position_pairs)
+        fprintf(out, "the better position beats the other by more than 1 point in %.0f%% of pairs.\n",
+                100.0 * s->frac_position_matters);
+    else fprintf(out, "\n");
+}

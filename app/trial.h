@@ -1,0 +1,37 @@
+// One KD evaluation as the application records it: which strategy asked for it, the pair and
+// setting, and every metric of the round. Each is one line of the run's journal (trials.jsonl);
+// the tuner writes its own fields (run, strategy, i, x, value) and the application adds these.
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+
+enum { TRIAL_NAME_MAX = 32 };
+
+typedef struct {
+    char strategy[TRIAL_NAME_MAX]; // "default", "grid", "gp", "random", "bobyqa", ...
+    int i, j;                      // the unordered pair, i < j
+    int fixed_position;            // -1, or the position a run tuned with it fixed (ordered mode)
+    int index;                     // 0-based order of the evaluation within its run
+    int recommended;               // the run's recommendation after this evaluation (an index)
+    int student, teacher;
+    double temperature, alpha;
+    int transfer_set, position;    // cfg_transfer, cfg_position
+    bool ok;
+    char reason[128];              // why a failed round failed
+    double val_gain, test_gain, forgetting;
+    double student_val_before, student_val_after, student_test_before, student_test_after;
+    double teacher_test, seconds;
+    bool cached;                   // the result of an earlier identical evaluation
+} trial;
+
+// The application's fields of a trial as a new JSON object (the caller owns the reference).
+json_t *trial_to_json(const trial *t);
+
+// Reads a journal line back; fields missing from the line are a KDT_ERR_FORMAT naming the key.
+kdt_status trial_from_json(const json_t *line, trial *t);
+
+// Every trial of a journal file, in file order (a damaged last line is dropped with a warning).
+kdt_status trial_read_all(const char *journal, trial **out, size_t *n);

@@ -1,0 +1,120 @@
+// The summary's figures on a small hand-made set of trials whose answers are known.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/summary.h"
+
+static trial make(const char *strategy, int i, int j, int index, int recommended, double T,
+                  double alpha, int transfer, int position, double val, double test, double forget) {
+    trial t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.strategy, sizeof t.strategy, "%s", strategy);
+    t.i = i, t.j = j, t.fixed_position = -1, t.index = index, t.recommended = recommended;
+    t.student = position == POSITION_FORWARD ? j : i;
+    t.teacher = position == POSITION_FORWARD ? i : j;
+    t.temperature = T, t.alpha = alpha, t.transfer_set = transfer, t.position = position;
+    t.ok = true, t.val_gain = val, t.test_gain = test, t.forgetting = forget;
+    return t;
+}
+
+#define NEAR(a, b) assert_true(fabs((a) - (b)) < 1e-12)
+
+static void figures_of_a_small_run(void **state) {
+    (void)state;
+    kdt_config *cfg = malloc(sizeof *cfg);
+    config_default(cfg);
+    config_set(cfg, "federation.participants=3");
+    enum { U = TRANSFER_UNLABELLED, S = TRANSFER_STUDENT_DATA, F = POSITION_FORWARD, R = POSITION_REVERSE };
+    trial t[] = {
+        // pair (0, 1): default 1 point; best untuned (student_data, reverse) by val
+        make("default", 0, 1, 0, 0, 1.0, 0.5, U, F, 0.010, 0.010, 0.00),
+        make("default", 0, 1, 0, 0, 1.0, 0.5, S, R, 0.030, 0.020, 0.00),
+        // pair (0, 1): grid best T=4, alpha=0.9 forward: val 5, test 4 points
+        make("grid", 0, 1, 0, 0, 1.0, 0.5, U, F, 0.010, 0.010, 0.02),
+        make("grid", 0, 1, 1, 1, 4.0, 0.9, U, F, 0.050, 0.040, 0.04),
+        make("grid", 0, 1, 2, 1, 4.0, 0.9, S, R, 0.020, 0.015, -0.02),
+        // pair (0, 2): default 2 points; grid best is the default itself (val 3, test 3)
+        make("default", 0, 2, 0, 0, 1.0, 0.5, U, F, 0.020, 0.020, 0.00),
+        make("grid", 0, 2, 0, 0, 1.0, 0.5, U, F, 0.030, 0.030, 0.00),
+        make("grid", 0, 2, 1, 0, 8.0, 0.1, S, R, 0.025, 0.028, 0.00),
+        // gp on (0, 1): recommends index 1 (val 4.8, test 3.5), reached within eps=0.5 at 2
+        make("gp", 0, 1, 0, 0, 2.0, 0.7, U, F, 0.030, 0.020, 0.0),
+        make("gp", 0, 1, 1, 1, 3.5, 0.9, U, F, 0.048, 0.035, 0.0),
+        make("gp", 0, 1, 2, 1, 9.0, 0.2, U, F, 0.000, 0.000, 0.0),
+        // gp on (0, 2): recommends index 0 (val 1, test 1), never within eps
+        make("gp", 0, 2, 0, 0, 1.5, 0.5, U, F, 0.010, 0.010, 0.0),
+    };
+    size_t n = sizeof t / sizeof t[0];
+    summary s;
+    assert_int_equal(summary_compute(&s, t, n, cfg), KDT_OK);
+    assert_int_equal(s.n_pairs, 2);
+    NEAR(s.default_mean_test, (0.010 + 0.020) / 2);
+    NEAR(s.best_untuned_mean_test, (0.020 + 0.020) / 2);
+    assert_true(s.has_grid);
+    NEAR(s.grid.mean_test_gain, (0.040 + 0.030) / 2);
+    NEAR(s.frac_grid_best_not_default, 0.5);
+    // forgetting over grid trials: unlabelled (0.02 + 0.04 + 0) / 3, student_data (-0.02 + 0) / 2
+    NEAR(s.forgetting_by_transfer[U], 0.02);
+    NEAR(s.forgetting_by_transfer[S], -0.01);
+    // position: (0,1) forward best test 4, reverse 1.5 -> matters; (0,2) 3 vs 2.8 -> not
+    NEAR(s.frac_position_matters, 0.5);
+    assert_int_equal(s.n_strategies, 1);
+    summary_strategy *gp = &s.strategies[0];
+    assert_string_equal(gp->name, "gp");
+    assert_int_equal(gp->pairs, 2);
+    NEAR(gp->mean_evals, 2.0);
+    NEAR(gp->mean_test_gain, (0.035 + 0.010) / 2);
+    NEAR(gp->mean_val_regret, ((0.050 - 0.048) + (0.030 - 0.010)) / 2);
+    NEAR(gp->mean_test_regret, ((0.040 - 0.035) + (0.030 - 0.010)) / 2);
+    NEAR(gp->frac_within_eps, 0.5);
+    NEAR(gp->mean_evals_to_eps, 2.0);
+    // improvement over the default: 3.5 / 1 and 1 / 2
+    NEAR(gp->improvement_factor_mean, (3.5 + 0.5) / 2);
+    NEAR(gp->improvement_factor_max, 3.5);
+    NEAR(gp->improvement_points_mean, ((0.035 - 0.010) + (0.010 - 0.020)) / 2);
+    // best-so-far curve: (0,1): 3, 4.8, 4.8; (0,2): 1, then held at 1
+    assert_int_equal(gp->curve_len, 3);
+    NEAR(gp->curve[0], (0.030 + 0.010) / 2);
+    NEAR(gp->curve[1], (0.048 + 0.010) / 2);
+    NEAR(gp->curve[2], (0.048 + 0.010) / 2);
+    assert_ptr_equal(s.pairs[0].tuned[0].best, &t[9]);
+    // The table names every row; the JSON file is written.
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    summary_print_table(&s, mem);
+    fclose(mem);
+    assert_non_null(strstr(buf, "default"));
+    assert_non_null(strstr(buf, "grid"));
+    assert_non_null(strstr(buf, "gp"));
+    assert_non_null(strstr(buf, "50% of pairs have a grid-best T or alpha other than the default"));
+    free(buf);
+    char path[] = "/tmp/kdt_summary_XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(summary_write_json(&s, cfg, path), KDT_OK);
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    assert_non_null(root);
+    NEAR(json_real_value(json_object_get(json_object_get(root, "findings"), "fraction_position_matters")), 0.5);
+    json_decref(root);
+    remove(path);
+    summary_free(&s);
+
+    // A journal from another config (pair beyond the participants) is refused.
+    config_set(cfg, "federation.participants=2");
+    assert_int_equal(summary_compute(&s, t, n, cfg), KDT_ERR_FORMAT);
+    assert_non_null(strstr(kdt_errmsg(), "the journal belongs to another config"));
+    free(cfg);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {cmocka_unit_test(figures_of_a_small_run)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
