@@ -117,10 +117,13 @@ static const char *choice_name(const char *choices, int idx, char *buf, size_t c
 }
 
 const char *config_choice_name(const char *path, int value) {
-    static _Thread_local char buf[64];
+    // A ring of buffers, so that several names can appear in one printf.
+    static _Thread_local char ring[16][64];
+    static _Thread_local unsigned next;
     const cfg_key *k = key_find(path);
     if (!k || !k->choices) return "?";
-    return choice_name(k->choices, value, buf, sizeof buf);
+    char *buf = ring[next++ % 16];
+    return choice_name(k->choices, value, buf, sizeof ring[0]);
 }
 
 // ---- typed values --------------------------------------------------------------------------------

@@ -99,5 +99,6 @@ kdt_status config_check(const kdt_config *cfg);
 // preceded by its documentation. Returns a malloc'ed string.
 char *config_to_yaml(const kdt_config *cfg, bool commented);
 
-// The name of an enum value of the key at `path` (e.g. "kd.transfer_set", TRANSFER_STUDENT_DATA).
+// The name of an enum value of the key at `path` (e.g. "kd.transfer_set", TRANSFER_STUDENT_DATA);
+// "?" for a value out of range. The text stays valid for the next 15 calls on the same thread.
 const char *config_choice_name(const char *path, int value);

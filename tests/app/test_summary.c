@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "app/recommend.h"
 #include "app/summary.h"
+#include "common/fs.h"
 
 static trial make(const char *strategy, int i, int j, int index, int recommended, double T,
                   double alpha, int transfer, int position, double val, double test, double forget) {
@@ -95,7 +98,7 @@ static void figures_of_a_small_run(void **state) {
     assert_non_null(strstr(buf, "gp"));
     assert_non_null(strstr(buf, "50% of pairs have a grid-best T or alpha other than the default"));
     free(buf);
-    char path[] = "/tmp/kdt_summary_XXXXXX";
+    char path[64] = "/tmp/kdt_summary_XXXXXX";
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     assert_int_equal(summary_write_json(&s, cfg, path), KDT_OK);
@@ -104,6 +107,41 @@ static void figures_of_a_small_run(void **state) {
     assert_non_null(root);
     NEAR(json_real_value(json_object_get(json_object_get(root, "findings"), "fraction_position_matters")), 0.5);
     json_decref(root);
+    remove(path);
+
+    // recommended.yaml: pair (0, 1) gets the grid's best (val 5 beats gp's 4.8), pair (0, 2) the
+    // grid's best too; kdtune's reader and PyYAML both read it back.
+    snprintf(path, sizeof path, "/tmp/kdt_recommended_%d.yaml", (int)getpid());
+    assert_int_equal(recommend_write(&s, cfg, path), KDT_OK);
+    recommend_setting r;
+    assert_int_equal(recommend_read(path, 0, 1, &r), KDT_OK);
+    assert_true(r.temperature == 4.0 && r.alpha == 0.9);
+    assert_int_equal(r.transfer_set, U);
+    assert_int_equal(r.position, F);
+    assert_int_equal(r.student, 1);
+    assert_int_equal(r.teacher, 0);
+    assert_int_equal(recommend_read(path, 1, 2, &r), KDT_ERR_CONFIG);
+    assert_non_null(strstr(kdt_errmsg(), "no recommendation for pair 1,2"));
+    if (system("/usr/bin/python3 -c 'import yaml' 2>/dev/null") == 0) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd,
+                 "/usr/bin/python3 -c \"import yaml,sys; d=yaml.safe_load(open('%s')); "
+                 "p=d['pairs'][0]; sys.exit(0 if d['alpha_weights']=='soft_target' and "
+                 "p['pair']==[0,1] and p['temperature']==4.0 and isinstance(p['alpha'], float) and "
+                 "p['strategy']=='grid' and p['evaluations']==8 and p['tuned_gp']['test_gain']==0.035 "
+                 "and d['default']['temperature']==1.0 else 1)\"", path);
+        assert_int_equal(system(cmd), 0);
+    } else {
+        printf("# PyYAML (python3-yaml) not installed: the PyYAML read-back is skipped\n");
+    }
+    remove(path);
+    // A file that is not a recommendation, and a damaged one, are refused with the reason.
+    assert_int_equal(fs_write_atomic(path, "a: [1\n", 6), KDT_OK);
+    assert_int_equal(recommend_read(path, 0, 1, &r), KDT_ERR_FORMAT);
+    assert_non_null(strstr(kdt_errmsg(), "malformed YAML"));
+    assert_int_equal(fs_write_atomic(path, "a: 1\n", 5), KDT_OK);
+    assert_int_equal(recommend_read(path, 0, 1, &r), KDT_ERR_FORMAT);
+    assert_non_null(strstr(kdt_errmsg(), "not a kdtune recommended.yaml"));
     remove(path);
     summary_free(&s);
 
