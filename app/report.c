@@ -1,0 +1,270 @@
+// report.md with its plots, summary.json and recommended.yaml, computed from the journal.
+#include "app/report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app/plot.h"
+#include "app/recommend.h"
+#include "app/summary.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/strbuf.h"
+
+static const char *transfer_name(int x) { return config_choice_name("kd.transfer_set", x); }
+
+static void md_points(strbuf *sb, double x) {
+    if (isnan(x)) sb_printf(sb, " - |");
+    else sb_printf(sb, " %+.2f |", 100.0 * x);
+}
+
+// Mean validation gain of the grid over T x alpha for one transfer set, over pairs and positions.
+static kdt_status plot_grid_heatmap(const char *dir, const kdt_config *cfg, const trial *t, size_t n, int x) {
+    const cfg_floats *T = &cfg->grid.temperatures, *A = &cfg->grid.alphas;
+    int nt = T->n, na = A->n;
+    double *sum = calloc((size_t)nt * na, sizeof *sum);
+    int *cnt = calloc((size_t)nt * na, sizeof *cnt);
+    if (!sum || !cnt) {
+        free(sum);
+        free(cnt);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory plotting");
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (!t[k].ok || t[k].transfer_set != x || strcmp(t[k].strategy, "grid") != 0) continue;
+        int r = -1, c = -1;
+        for (int q = 0; q < nt; q++) if (T->v[q] == t[k].temperature) r = q;
+        for (int q = 0; q < na; q++) if (A->v[q] == t[k].alpha) c = q;
+        if (r < 0 || c < 0) continue;
+        sum[r * na + c] += t[k].val_gain;
+        cnt[r * na + c]++;
+    }
+    bool any = false;
+    for (int q = 0; q < nt * na; q++) {
+        any |= cnt[q] > 0;
+        sum[q] = cnt[q] ? sum[q] / cnt[q] : NAN;
+    }
+    kdt_status s = KDT_OK;
+    if (any) {
+        char xt[CFG_LIST_MAX][32], yt[CFG_LIST_MAX][32];
+        const char *xs[CFG_LIST_MAX], *ys[CFG_LIST_MAX];
+        for (int c = 0; c < na; c++) snprintf(xt[c], 32, "%g", A->v[c]), xs[c] = xt[c];
+        for (int r = 0; r < nt; r++) snprintf(yt[r], 32, "%g", T->v[r]), ys[r] = yt[r];
+        char png[4096], title[128];
+        snprintf(png, sizeof png, "%s/heatmap_%s.png", dir, transfer_name(x));
+        snprintf(title, sizeof title, "mean validation gain (points), transfer set %s", transfer_name(x));
+        s = plot_heatmap(png, title, "alpha (weight of the soft term)", "temperature T", xs, na, ys,
+                         nt, sum, "val gain (fraction)", 100.0);
+    }
+    free(sum);
+    free(cnt);
+    return s;
+}
+
+// The best test gain (of the val-best setting) for each ordered teacher -> student.
+static kdt_status plot_teacher_student(const char *dir, const kdt_config *cfg, const trial *t, size_t n) {
+    int P = cfg->federation.participants;
+    const trial **best = calloc((size_t)P * P, sizeof *best);
+    double *z = malloc(sizeof *z * (size_t)P * P);
+    if (!best || !z) {
+        free(best);
+        free(z);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory plotting");
+    }
+    for (size_t k = 0; k < n; k++) {
+        const trial *tr = &t[k];
+        if (!tr->ok || tr->student < 0 || tr->student >= P || tr->teacher < 0 || tr->teacher >= P) continue;
+        const trial **b = &best[tr->student * P + tr->teacher];
+        if (!*b || tr->val_gain > (*b)->val_gain) *b = tr;
+    }
+    for (int q = 0; q < P * P; q++) z[q] = best[q] ? best[q]->test_gain : NAN;
+    char labels[64][8];
+    const char *ticks[64];
+    for (int q = 0; q < P && q < 64; q++) snprintf(labels[q], 8, "%d", q), ticks[q] = labels[q];
+    char png[4096];
+    snprintf(png, sizeof png, "%s/teacher_student.png", dir);
+    kdt_status s = plot_heatmap(png, "best test gain (points) of KD from teacher to student",
+                                "teacher", "student", ticks, P, ticks, P, z, "test gain (fraction)", 100.0);
+    free(best);
+    free(z);
+    return s;
+}
+
+static kdt_status plot_curves(const char *dir, const summary *s) {
+    plot_series series[SUMMARY_MAX_STRATEGIES];
+    int ns = 0;
+    for (int k = 0; k < s->n_strategies; k++)
+        series[ns++] = (plot_series){s->strategies[k].name, s->strategies[k].curve, s->strategies[k].curve_len};
+    if (!ns) return KDT_OK;
+    double grid_best = NAN;
+    if (s->has_grid) {
+        double sum = 0;
+        int cnt = 0;
+        for (int q = 0; q < s->n_pairs; q++)
+            if (s->pairs[q].grid.best) sum += s->pairs[q].grid.best->val_gain, cnt++;
+        if (cnt) grid_best = sum / cnt;
+    }
+    char png[4096];
+    snprintf(png, sizeof png, "%s/best_so_far.png", dir);
+    return plot_lines(png, "best validation gain so far, mean over pairs", "evaluations per pair",
+                      "validation gain (fraction)", series, ns, grid_best, "grid best");
+}
+
+static kdt_status plot_forgetting(const char *dir, const summary *s) {
+    const char *labels[3];
+    double v[3];
+    int m = 0;
+    for (int x = 0; x < 3; x++)
+        if (s->forgetting_count[x]) labels[m] = transfer_name(x), v[m++] = 100.0 * s->forgetting_by_transfer[x];
+    if (!m) return KDT_OK;
+    char png[4096];
+    snprintf(png, sizeof png, "%s/forgetting.png", dir);
+    return plot_bars(png, "mean forgetting of the student's own distribution", "points (positive = forgot)",
+                     labels, v, NULL, m);
+}
+
+static void md_strategy_row(strbuf *sb, const summary_strategy *st) {
+    sb_printf(sb, "| %s | %d | %.1f |", st->name, st->pairs, st->mean_evals);
+    md_points(sb, st->mean_test_gain);
+    md_points(sb, st->mean_val_regret);
+    md_points(sb, st->mean_test_regret);
+    if (isnan(st->frac_within_eps)) sb_printf(sb, " - |");
+    else sb_printf(sb, " %.0f%% |", 100.0 * st->frac_within_eps);
+    if (isnan(st->mean_evals_to_eps)) sb_printf(sb, " - |\n");
+    else sb_printf(sb, " %.1f |\n", st->mean_evals_to_eps);
+}
+
+// Links a plot into the report if it was drawn.
+static void md_plot(strbuf *sb, const char *plots_dir, const char *file, const char *caption) {
+    char path[4096];
+    if (plots_dir && !fs_join(path, sizeof path, plots_dir, file) && fs_exists(path))
+        sb_printf(sb, "![%s](plots/%s)\n\n", caption, file);
+}
+
+static char *report_markdown(const summary *s, const kdt_config *cfg, const char *plots_dir) {
+    strbuf sb = {0};
+    sb_printf(&sb, "# kdtune report: %s\n\n", cfg->experiment.name);
+    sb_printf(&sb, "%d participants (%s), data `%s`, partition `%s`, seed %d. Objective: validation gain "
+                   "of the student; figures below are test gains in accuracy points unless said.\n\n",
+              cfg->federation.participants, config_choice_name("model.arch", cfg->model.arch.v[0]),
+              config_choice_name("data.source", cfg->data.source),
+              config_choice_name("partition.scheme", cfg->partition.scheme), cfg->experiment.seed);
+    sb_printf(&sb, "## Default, grid and tuners\n\n| strategy | pairs | evals/pair | test gain | val regret "
+                   "| test regret | within eps | evals to eps |\n|---|---|---|---|---|---|---|---|\n");
+    if (s->has_default) {
+        sb_printf(&sb, "| default (T=%g, alpha=%g, %s, %s) | %d | 1 |", cfg->kd.temperature, cfg->kd.alpha,
+                  transfer_name(cfg->kd.transfer_set), config_choice_name("kd.position", cfg->kd.position),
+                  s->n_pairs);
+        md_points(&sb, s->default_mean_test);
+        sb_printf(&sb, " | | | |\n| best untuned (default T and alpha, best transfer set and position) | %d | %.1f |",
+                  s->n_pairs, s->untuned_evals);
+        md_points(&sb, s->best_untuned_mean_test);
+        sb_printf(&sb, " | | | |\n");
+    }
+    if (s->has_grid) md_strategy_row(&sb, &s->grid);
+    for (int k = 0; k < s->n_strategies; k++) md_strategy_row(&sb, &s->strategies[k]);
+    sb_printf(&sb, "\nRegrets are against the grid's best setting per pair (by validation); eps = %.2g points.\n\n",
+              100.0 * s->epsilon);
+    sb_printf(&sb, "## Findings\n\n");
+    const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
+    if (s->has_grid)
+        sb_printf(&sb, "- Pairs whose grid-best T or alpha is not the default (T=%g, alpha=%g): **%.0f%%** "
+                       "(the study: about 2/3).\n", cfg->kd.temperature, cfg->kd.alpha,
+                  100.0 * s->frac_grid_best_not_default);
+    if (tuned && tuned->improvement_pairs)
+        sb_printf(&sb, "- Tuned (%s) over default gain: **%.2fx** on average, up to %.2fx, over the %d pairs whose "
+                       "default gain is positive; %+.2f points on average over all pairs (the study: up to 5x "
+                       "and more).\n", tuned->name, tuned->improvement_factor_mean,
+                  tuned->improvement_factor_max, tuned->improvement_pairs, 100.0 * tuned->improvement_points_mean);
+    else if (tuned)
+        sb_printf(&sb, "- No pair has a positive default gain, so no ratio: tuned (%s) minus default is %+.2f "
+                       "points on average.\n", tuned->name, 100.0 * tuned->improvement_points_mean);
+    sb_printf(&sb, "- Mean forgetting of the student's own distribution by transfer set:");
+    for (int x = 0; x < 3; x++)
+        if (s->forgetting_count[x])
+            sb_printf(&sb, " %s %+.2f points;", transfer_name(x), 100.0 * s->forgetting_by_transfer[x]);
+    sb_printf(&sb, "\n");
+    if (s->position_pairs)
+        sb_printf(&sb, "- The better position (who teaches whom) beats the other by more than 1 point in "
+                       "**%.0f%%** of pairs.\n", 100.0 * s->frac_position_matters);
+    if (plots_dir) {
+        sb_printf(&sb, "\n## Plots\n\n");
+        for (int x = 0; x < 3; x++) {
+            char file[64], caption[64];
+            snprintf(file, sizeof file, "heatmap_%s.png", transfer_name(x));
+            snprintf(caption, sizeof caption, "validation gain over T and alpha, %s", transfer_name(x));
+            md_plot(&sb, plots_dir, file, caption);
+        }
+        md_plot(&sb, plots_dir, "teacher_student.png", "best gain per teacher and student");
+        md_plot(&sb, plots_dir, "best_so_far.png", "best so far per strategy");
+        md_plot(&sb, plots_dir, "forgetting.png", "forgetting per transfer set");
+    }
+    sb_printf(&sb, "\n## Per pair\n\n| pair | default | grid best | grid setting |");
+    for (int k = 0; k < s->n_strategies; k++) sb_printf(&sb, " %s |", s->strategies[k].name);
+    sb_printf(&sb, "\n|---|---|---|---|");
+    for (int k = 0; k < s->n_strategies; k++) sb_printf(&sb, "---|");
+    sb_printf(&sb, "\n");
+    for (int q = 0; q < s->n_pairs; q++) {
+        const summary_pair *p = &s->pairs[q];
+        sb_printf(&sb, "| %d-%d |", p->i, p->j);
+        md_points(&sb, p->deflt.best ? p->deflt.best->test_gain : NAN);
+        const trial *g = p->grid.best;
+        md_points(&sb, g ? g->test_gain : NAN);
+        if (g) sb_printf(&sb, " T=%g a=%g %s, %d teaches %d |", g->temperature, g->alpha,
+                         transfer_name(g->transfer_set), g->teacher, g->student);
+        else sb_printf(&sb, " - |");
+        for (int k = 0; k < s->n_strategies; k++) md_points(&sb, p->tuned[k].best ? p->tuned[k].best->test_gain : NAN);
+        sb_printf(&sb, "\n");
+    }
+    sb_printf(&sb, "\nRecommended settings per pair: `recommended.yaml`; every figure: `summary.json`; "
+                   "every evaluation: `trials.jsonl`.\n");
+    return sb_take(&sb);
+}
+
+kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table) {
+    char path[4096], plots[4096];
+    kdt_status st = fs_join(path, sizeof path, run_dir, "trials.jsonl");
+    if (st) return st;
+    trial *t;
+    size_t n;
+    if ((st = trial_read_all(path, &t, &n))) return st;
+    if (n == 0) {
+        free(t);
+        return kdt_fail(KDT_ERR_STATE, "%s has no evaluations yet: run `kdtune grid`, `tune` or `run` first", path);
+    }
+    summary s;
+    if ((st = summary_compute(&s, t, n, cfg))) {
+        free(t);
+        return st;
+    }
+    if (!st) st = fs_join(path, sizeof path, run_dir, "summary.json");
+    if (!st) st = summary_write_json(&s, cfg, path);
+    if (!st) st = fs_join(path, sizeof path, run_dir, "recommended.yaml");
+    if (!st) st = recommend_write(&s, cfg, path);
+    bool plotted = false;
+    if (!st && cfg->output.plots) {
+        st = fs_join(plots, sizeof plots, run_dir, "plots");
+        if (!st) st = fs_mkdir_p(plots);
+        for (int x = 0; x < 3 && !st; x++) st = plot_grid_heatmap(plots, cfg, t, n, x);
+        if (!st) st = plot_teacher_student(plots, cfg, t, n);
+        if (!st) st = plot_curves(plots, &s);
+        if (!st) st = plot_forgetting(plots, &s);
+        if (st) { // plots are a nicety: say why they are missing and go on
+            log_warn("plots skipped: %s", kdt_errmsg());
+            st = KDT_OK;
+        } else {
+            plotted = true;
+        }
+    }
+    if (!st) {
+        char *md = report_markdown(&s, cfg, plotted ? plots : NULL);
+        st = fs_join(path, sizeof path, run_dir, "report.md");
+        if (!st) st = fs_write_atomic(path, md, strlen(md));
+        free(md);
+    }
+    if (!st && table) summary_print_table(&s, table);
+    summary_free(&s);
+    free(t);
+    return st;
+}

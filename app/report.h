@@ -1,0 +1,11 @@
+// The files a run leaves for people and tools, all from its journal: summary.json,
+// recommended.yaml, report.md and the plots under plots/.
+#pragma once
+#include <stddef.h>
+
+#include "app/config.h"
+#include "app/trial.h"
+
+// Reads run_dir/trials.jsonl and writes every output file. When `table` is not NULL, the closing
+// summary table is printed there too.
+kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table);
