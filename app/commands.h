@@ -3,3 +3,5 @@
 #include "app/cli.h"
 
 extern const cli_command cmd_validate;
+extern const cli_command cmd_partition;
+extern const cli_command cmd_pretrain;

@@ -9,6 +9,8 @@
 #include "kdtune_version.h"
 
 static const cli_command *const commands[] = {
+    &cmd_partition,
+    &cmd_pretrain,
     &cmd_validate,
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

@@ -1,0 +1,274 @@
+// Pre-training of the participants, their checkpoints and accuracies, and the logit cache.
+#include "kd/federation.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/strbuf.h"
+#include "common/timer.h"
+#include "kd/loss.h"
+
+struct kd_federation {
+    kd_federation_spec spec;
+    model_spec *specs;              // (P) owned copy
+    const data_splits *splits;
+    const partition *part;
+    int classes;
+    model **models;                 // (P) pre-trained
+    kd_participant *info;           // (P)
+    double *own_props;              // (P, K)
+    float *logits[2][64];           // [set][cid] (n, K), lazily
+    int *argmax[2][64];
+};
+
+int kd_federation_size(const kd_federation *f) { return f->spec.participants; }
+const data_splits *kd_federation_splits(const kd_federation *f) { return f->splits; }
+const kd_federation_spec *kd_federation_spec_of(const kd_federation *f) { return &f->spec; }
+const partition *kd_federation_partition(const kd_federation *f) { return f->part; }
+model *kd_federation_model(kd_federation *f, int cid) { return f->models[cid]; }
+const double *kd_federation_own_props(const kd_federation *f, int cid) {
+    return f->own_props + (size_t)cid * f->classes;
+}
+const kd_participant *kd_federation_participant(const kd_federation *f, int cid) {
+    return &f->info[cid];
+}
+
+static int max_batch_of(const kd_federation_spec *s) {
+    int b = s->pretrain.sgd.batch_size > s->kd.batch_size ? s->pretrain.sgd.batch_size : s->kd.batch_size;
+    return b < 64 ? 64 : b; // evaluation runs in batches of at least 64
+}
+
+kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_splits *splits,
+                                    const partition *part) {
+    if (spec->participants < 1 || spec->participants > 64 || part->participants != spec->participants) {
+        kdt_fail(KDT_ERR_CONFIG, "the partition has %d participants, the federation %d (at most 64)",
+                 part->participants, spec->participants);
+        return NULL;
+    }
+    kd_federation *f = calloc(1, sizeof *f);
+    int P = spec->participants, K = splits->pool->classes;
+    if (!f) goto nomem;
+    f->spec = *spec;
+    f->splits = splits;
+    f->part = part;
+    f->classes = K;
+    f->specs = malloc(sizeof *f->specs * P);
+    f->models = calloc((size_t)P, sizeof *f->models);
+    f->info = calloc((size_t)P, sizeof *f->info);
+    f->own_props = malloc(sizeof *f->own_props * (size_t)P * K);
+    if (!f->specs || !f->models || !f->info || !f->own_props) goto nomem;
+    memcpy(f->specs, spec->specs, sizeof *f->specs * P);
+    f->spec.specs = f->specs;
+    f->spec.checkpoint_dir = NULL; // the caller's string; kept below as a copy
+    if (spec->checkpoint_dir && !(f->spec.checkpoint_dir = strdup(spec->checkpoint_dir))) goto nomem;
+    for (int c = 0; c < P; c++) {
+        if (!(f->models[c] = model_create(&f->specs[c], max_batch_of(spec)))) {
+            kd_federation_destroy(f);
+            return NULL;
+        }
+        if (!(f->info[c].class_test_acc = calloc((size_t)K, sizeof(double)))) goto nomem;
+        partition_class_proportions(f->own_props + (size_t)c * K, part, splits->pool, c);
+        int n;
+        partition_indices(part, c, &n);
+        f->info[c].local_n = n;
+    }
+    return f;
+nomem:
+    kd_federation_destroy(f);
+    kdt_fail(KDT_ERR_NOMEM, "out of memory creating the federation");
+    return NULL;
+}
+
+void kd_federation_destroy(kd_federation *f) {
+    if (!f) return;
+    for (int c = 0; c < f->spec.participants; c++) {
+        if (f->models) model_destroy(f->models[c]);
+        if (f->info) free(f->info[c].class_test_acc);
+        for (int s = 0; s < 2; s++) {
+            free(f->logits[s][c]);
+            free(f->argmax[s][c]);
+        }
+    }
+    free((char *)f->spec.checkpoint_dir);
+    free(f->specs);
+    free(f->models);
+    free(f->info);
+    free(f->own_props);
+    free(f);
+}
+
+double kd_evaluate(model *m, const dataset *d, double *class_acc) {
+    int B = model_max_batch(m), K = d->classes, ex = dataset_example_size(d);
+    int correct = 0;
+    int *hit = class_acc ? calloc((size_t)K * 2, sizeof *hit) : NULL;
+    for (int start = 0; start < d->n; start += B) {
+        int b = d->n - start < B ? d->n - start : B;
+        const float *logits = model_forward(m, d->x + (size_t)start * ex, b, false);
+        for (int i = 0; i < b; i++) {
+            const float *row = logits + (size_t)i * K;
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (row[k] > row[best]) best = k;
+            int y = d->y[start + i];
+            correct += best == y;
+            if (hit) {
+                hit[y] += best == y;
+                hit[K + y]++;
+            }
+        }
+    }
+    if (class_acc) {
+        for (int k = 0; k < K; k++) class_acc[k] = hit && hit[K + k] ? (double)hit[k] / hit[K + k] : NAN;
+        free(hit);
+    }
+    return d->n ? (double)correct / d->n : NAN;
+}
+
+double kd_own_accuracy(const double *props, const double *class_acc, int K) {
+    double acc = 0, w = 0;
+    for (int k = 0; k < K; k++)
+        if (props[k] > 0 && !isnan(class_acc[k])) acc += props[k] * class_acc[k], w += props[k];
+    return w > 0 ? acc / w : NAN;
+}
+
+// Trains participant cid's model from scratch on its local data.
+static kdt_status pretrain_one(kd_federation *f, int cid) {
+    const kd_pretrain_spec *ps = &f->spec.pretrain;
+    model *m = f->models[cid];
+    rng init = rng_stream(f->spec.seed, "init", (uint64_t)cid, 0);
+    model_init_params(m, &init);
+    int n;
+    const int *idx = partition_indices(f->part, cid, &n);
+    const dataset *pool = f->splits->pool;
+    int B = ps->sgd.batch_size, K = f->classes, ex = dataset_example_size(pool);
+    batcher *bt = batcher_create(pool, idx, n, B, ps->sgd.augment ? &f->spec.augment : NULL);
+    sgd *opt = sgd_create(m, (float)ps->sgd.lr, (float)ps->sgd.momentum, (float)ps->sgd.weight_decay,
+                          ps->sgd.nesterov);
+    float *x = malloc(sizeof *x * (size_t)B * ex), *dlogits = malloc(sizeof *dlogits * (size_t)B * K);
+    int *y = malloc(sizeof *y * (size_t)B);
+    kdt_status s = KDT_OK;
+    if (!bt || !opt || !x || !dlogits || !y) {
+        s = kdt_fail(KDT_ERR_NOMEM, "out of memory pre-training participant %d", cid);
+        goto done;
+    }
+    int per_epoch = batcher_batches(bt), total = per_epoch * ps->sgd.epochs;
+    lr_schedule sched = {ps->schedule, (float)ps->sgd.lr, (int)(ps->warmup_epochs * per_epoch),
+                         ps->step_epochs * per_epoch, (float)ps->gamma, 0.0f};
+    rng order = rng_stream(f->spec.seed, "pretrain", (uint64_t)cid, 0);
+    int step = 0;
+    for (int e = 0; e < ps->sgd.epochs && !s; e++) {
+        batcher_epoch(bt, &order);
+        double loss_sum = 0;
+        int b, batches = 0;
+        while ((b = batcher_next(bt, x, y)) > 0) {
+            model_zero_grad(m);
+            const float *logits = model_forward(m, x, b, true);
+            float loss = loss_cross_entropy(dlogits, logits, y, b, K);
+            if (!isfinite(loss)) {
+                s = kdt_fail(KDT_ERR_NUMERIC, "pre-training participant %d diverged (loss %g at epoch "
+                             "%d); lower pretrain.lr", cid, loss, e + 1);
+                break;
+            }
+            model_backward(m, dlogits);
+            sgd_step(opt, lr_schedule_value(&sched, step++, total));
+            loss_sum += loss;
+            batches++;
+        }
+        log_debug("participant %d epoch %d/%d: loss %.4f", cid, e + 1, ps->sgd.epochs,
+                  batches ? loss_sum / batches : NAN);
+    }
+done:
+    free(x);
+    free(dlogits);
+    free(y);
+    sgd_destroy(opt);
+    batcher_destroy(bt);
+    return s;
+}
+
+static kdt_status write_pretrain_csv(const kd_federation *f) {
+    strbuf sb = {0};
+    sb_printf(&sb, "participant,architecture,local_examples,val_accuracy,test_accuracy,own_test_accuracy,"
+                   "seconds,source");
+    for (int k = 0; k < f->classes; k++) sb_printf(&sb, ",test_accuracy_class_%d", k);
+    sb_printf(&sb, "\n");
+    for (int c = 0; c < f->spec.participants; c++) {
+        const kd_participant *p = &f->info[c];
+        sb_printf(&sb, "%d,%s,%d,%.6f,%.6f,%.6f,%.3f,%s", c, model_arch_name(f->specs[c].arch),
+                  p->local_n, p->val_acc, p->test_acc, p->own_test_acc, p->seconds,
+                  p->from_checkpoint ? "checkpoint" : "trained");
+        for (int k = 0; k < f->classes; k++) sb_printf(&sb, ",%.6f", p->class_test_acc[k]);
+        sb_printf(&sb, "\n");
+    }
+    char path[4096];
+    char *text = sb_take(&sb);
+    kdt_status s = fs_join(path, sizeof path, f->spec.checkpoint_dir, "pretrain.csv");
+    if (!s) s = fs_write_atomic(path, text, strlen(text));
+    free(text);
+    return s;
+}
+
+kdt_status kd_federation_pretrain(kd_federation *f) {
+    const char *dir = f->spec.checkpoint_dir;
+    kdt_status s = dir ? fs_mkdir_p(dir) : KDT_OK;
+    for (int c = 0; c < f->spec.participants && !s; c++) {
+        kd_participant *p = &f->info[c];
+        char path[4096];
+        p->from_checkpoint = false;
+        if (dir) {
+            char name[32];
+            snprintf(name, sizeof name, "p%d.ckpt", c);
+            if ((s = fs_join(path, sizeof path, dir, name))) break;
+            if (fs_exists(path)) {
+                if (model_load(f->models[c], path) == KDT_OK) p->from_checkpoint = true;
+                else log_warn("%s; retraining participant %d", kdt_errmsg(), c);
+            }
+        }
+        if (!p->from_checkpoint) {
+            double t0 = timer_now();
+            if ((s = pretrain_one(f, c))) break;
+            p->seconds = timer_now() - t0;
+            if (dir && (s = model_save(f->models[c], path))) break;
+        }
+        p->val_acc = kd_evaluate(f->models[c], f->splits->val, NULL);
+        p->test_acc = kd_evaluate(f->models[c], f->splits->test, p->class_test_acc);
+        p->own_test_acc = kd_own_accuracy(kd_federation_own_props(f, c), p->class_test_acc, f->classes);
+        log_info("participant %d (%s, %d examples): %s, val %.1f%%, test %.1f%% (own classes %.1f%%)",
+                 c, model_arch_name(f->specs[c].arch), p->local_n,
+                 p->from_checkpoint ? "checkpoint loaded" : "pre-trained", 100 * p->val_acc,
+                 100 * p->test_acc, 100 * p->own_test_acc);
+    }
+    if (!s && dir) s = write_pretrain_csv(f);
+    return s;
+}
+
+kdt_status kd_federation_logits(kd_federation *f, int cid, kd_logit_set set, kd_logits *out) {
+    const dataset *d = set == KD_ON_TRANSFER ? f->splits->transfer : f->splits->pool;
+    int K = f->classes;
+    if (!f->logits[set][cid]) {
+        float *z = malloc(sizeof *z * (size_t)d->n * K);
+        int *am = malloc(sizeof *am * (size_t)d->n);
+        if (!z || !am) {
+            free(z);
+            free(am);
+            return kdt_fail(KDT_ERR_NOMEM, "out of memory caching logits of participant %d", cid);
+        }
+        model *m = f->models[cid];
+        int B = model_max_batch(m), ex = dataset_example_size(d);
+        for (int start = 0; start < d->n; start += B) {
+            int b = d->n - start < B ? d->n - start : B;
+            const float *logits = model_forward(m, d->x + (size_t)start * ex, b, false);
+            memcpy(z + (size_t)start * K, logits, sizeof *z * (size_t)b * K);
+        }
+        kd_argmax(am, z, d->n, K);
+        f->logits[set][cid] = z;
+        f->argmax[set][cid] = am;
+    }
+    out->logits = f->logits[set][cid];
+    out->argmax = f->argmax[set][cid];
+    return KDT_OK;
+}

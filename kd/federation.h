@@ -1,0 +1,87 @@
+// The federation: every participant's model, pre-trained on its local partition (or loaded from
+// its checkpoint), with its accuracies, plus the teacher-logit cache and the scratch space that
+// KD rounds (kd/round.h) reuse. It borrows the data splits and the partition.
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "data/batcher.h"
+#include "data/partition.h"
+#include "data/splits.h"
+#include "model/model.h"
+#include "model/sgd.h"
+
+typedef struct {
+    double lr, momentum, weight_decay;
+    int epochs, batch_size;
+    bool nesterov, augment;
+} kd_sgd_spec;
+
+typedef struct {
+    kd_sgd_spec sgd;
+    lr_kind schedule;
+    int step_epochs;        // LR_STEP: epochs between decays
+    double gamma;           // LR_STEP: factor at each decay
+    double warmup_epochs;   // linear warm-up length
+} kd_pretrain_spec;
+
+typedef struct {
+    int participants;
+    const model_spec *specs;        // (participants): one architecture each (they may differ)
+    kd_pretrain_spec pretrain;
+    kd_sgd_spec kd;                 // the training of one KD round (constant learning rate)
+    augment_spec augment;           // applied where pretrain.sgd.augment or kd.augment is set
+    uint64_t seed;
+    const char *checkpoint_dir;     // where p<cid>.ckpt and pretrain.csv live; NULL: none
+} kd_federation_spec;
+
+typedef struct {
+    int local_n;                    // examples in the participant's partition
+    double val_acc, test_acc;       // after pre-training
+    double own_test_acc;            // test accuracy weighted by its own class proportions
+    double *class_test_acc;         // (classes) per-class test accuracy
+    bool from_checkpoint;           // loaded rather than trained
+    double seconds;                 // pre-training time (0 when loaded)
+} kd_participant;
+
+typedef struct kd_federation kd_federation;
+
+// Copies the spec (not the data it points to, which must outlive the federation).
+kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_splits *splits,
+                                    const partition *part);
+void kd_federation_destroy(kd_federation *f);
+
+// Pre-trains every participant, or loads its checkpoint when a valid one for the same
+// architecture exists in checkpoint_dir (a damaged one is reported and retrained), then measures
+// its accuracies and writes checkpoint_dir/pretrain.csv.
+kdt_status kd_federation_pretrain(kd_federation *f);
+
+const kd_participant *kd_federation_participant(const kd_federation *f, int cid);
+int kd_federation_size(const kd_federation *f);
+const data_splits *kd_federation_splits(const kd_federation *f);
+
+// Internal to kd/: the pieces a KD round needs.
+typedef struct {
+    const float *logits;  // (n, K) the participant's logits, in dataset order
+    const int *argmax;    // (n) their argmax: the hard pseudo-labels
+} kd_logits;
+
+typedef enum { KD_ON_TRANSFER = 0, KD_ON_POOL = 1 } kd_logit_set;
+
+// The participant's (frozen, pre-trained) logits on the transfer set or the pool, computed on
+// first use and cached: they do not depend on T or alpha.
+kdt_status kd_federation_logits(kd_federation *f, int cid, kd_logit_set set, kd_logits *out);
+model *kd_federation_model(kd_federation *f, int cid);
+const kd_federation_spec *kd_federation_spec_of(const kd_federation *f);
+const partition *kd_federation_partition(const kd_federation *f);
+// Own-distribution class proportions of participant cid (classes).
+const double *kd_federation_own_props(const kd_federation *f, int cid);
+
+// Accuracy of m on d (eval mode, in batches of m's max batch). When class_acc is not NULL it gets
+// the per-class accuracy (classes; NaN for a class absent from d).
+double kd_evaluate(model *m, const dataset *d, double *class_acc);
+
+// Accuracy on one's own distribution: per-class accuracies weighted by class proportions
+// (classes with no weight or no test example are left out).
+double kd_own_accuracy(const double *props, const double *class_acc, int K);
