@@ -55,6 +55,9 @@ static kdt_status idx_read_exact(gzFile g, const char *path, void *buf, size_t n
         if (r == 0) break;
         got += (size_t)r;
     }
+    if (got < n && strncmp(what, "header", 6) == 0)
+        return kdt_fail(KDT_ERR_FORMAT, "%s: truncated: the file ends inside its %s; %s", path,
+                        what, idx_hint(name));
     if (got < n)
         return kdt_fail(KDT_ERR_FORMAT,
                         "%s: truncated: the header declares %zu bytes of %s, the file holds only "
@@ -100,8 +103,9 @@ static kdt_status idx_read_images(const char *path, const char *name, raw_images
     kdt_status s = idx_open(&g, path);
     if (s != KDT_OK) return s;
     unsigned char h[16];
-    s = idx_read_exact(g, path, h, 16, "header", name);
+    s = idx_read_exact(g, path, h, 4, "header (magic number)", name);
     if (s == KDT_OK && be32(h) != IDX_IMAGES_MAGIC) s = idx_bad_magic(path, be32(h), IDX_IMAGES_MAGIC, name);
+    if (s == KDT_OK) s = idx_read_exact(g, path, h + 4, 12, "header (count, rows, columns)", name);
     uint32_t n = be32(h + 4), rows = be32(h + 8), cols = be32(h + 12);
     if (s == KDT_OK && (n == 0 || n > IDX_MAX_COUNT || rows == 0 || rows > IDX_MAX_SIDE || cols == 0 ||
                         cols > IDX_MAX_SIDE))
@@ -130,8 +134,9 @@ static kdt_status idx_read_labels(const char *path, const char *name, int expect
     if (s != KDT_OK) return s;
     unsigned char h[8];
     unsigned char *buf = NULL;
-    s = idx_read_exact(g, path, h, 8, "header", name);
+    s = idx_read_exact(g, path, h, 4, "header (magic number)", name);
     if (s == KDT_OK && be32(h) != IDX_LABELS_MAGIC) s = idx_bad_magic(path, be32(h), IDX_LABELS_MAGIC, name);
+    if (s == KDT_OK) s = idx_read_exact(g, path, h + 4, 4, "header (count)", name);
     uint32_t n = be32(h + 4);
     if (s == KDT_OK && n != (uint32_t)expect_n)
         s = kdt_fail(KDT_ERR_FORMAT,
