@@ -331,7 +331,7 @@ void partition_print_table(FILE *f, const partition *p, const dataset *pool) {
     if (digits(total) + 1 > width) width = digits(total) + 1;
     if (digits(K - 1) + 2 > width) width = digits(K - 1) + 2;
     fprintf(f, "%4s", "cid");
-    for (int k = 0; k < K; k++) fprintf(f, " %*s%d", width - digits(k) - 1, "c", k);
+    for (int k = 0; k < K; k++) fprintf(f, " %*s%d", width - digits(k), "c", k);
     fprintf(f, " %*s\n", width + 1, "total");
     for (int c = 0; c < P; c++) {
         fprintf(f, "%4d", c);
