@@ -7,7 +7,7 @@
 
 struct batcher {
     const dataset *d;
-    int n, batch_size, pos, last, last_n;
+    int n, batch_size, pos, last; // last: where the last batch began in order
     int *order;   // (n) dataset indices, in this epoch's order
     int *subset;  // (n) as given
     augment_spec aug;
@@ -101,7 +101,6 @@ int batcher_next(batcher *b, float *x, int *y) {
     }
     b->last = b->pos;
     b->pos += m;
-    b->last_n = m;
     return m;
 }
 
