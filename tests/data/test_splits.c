@@ -276,6 +276,47 @@ static void test_split_alone_is_carved(void **state) {
     assert_non_null(strstr(kdt_errmsg(), "data.path is empty"));
 }
 
+// The real MNIST test set alone (when present): carved into four disjoint splits, normalized.
+static void real_mnist_test_set_carved(void **state) {
+    (void)state;
+    const char *shared = getenv("KDT_SHARED_DIR") ? getenv("KDT_SHARED_DIR") : KDT_SHARED_DIR;
+    char dir[2048], probe[2100];
+    snprintf(dir, sizeof dir, "%s/data/mnist", shared);
+    snprintf(probe, sizeof probe, "%s/t10k-images-idx3-ubyte.gz", dir);
+    if (!fs_exists(probe)) {
+        printf("skipped: %s not found (the real MNIST test set is optional)\n", probe);
+        skip();
+    }
+    data_spec spec;
+    data_spec_default(&spec);
+    spec.source = DATA_MNIST;
+    spec.path = dir;
+    spec.pool_size = 5000, spec.transfer_size = 1000, spec.val_size = 1000, spec.test_size = 0;
+    data_splits d;
+    kdt_status s = data_load_splits(&spec, &d);
+    if (s != KDT_OK) fail_msg("%s", kdt_errmsg());
+    assert_int_equal(d.test->n, 3000);
+    assert_int_equal(d.pool->c, 1);
+    assert_int_equal(d.pool->h, 28);
+    // MNIST's usual statistics (0.1307, 0.3081 on the training set; close on t10k)
+    assert_true(fabsf(d.mean[0] - 0.133f) < 0.01f);
+    assert_true(fabsf(d.std[0] - 0.310f) < 0.01f);
+    int counts[10], total = 0;
+    dataset *all[4] = {d.pool, d.transfer, d.val, d.test};
+    int sum[10] = {0};
+    for (int i = 0; i < 4; i++) {
+        dataset_class_counts(counts, all[i], NULL, 0);
+        for (int k = 0; k < 10; k++) sum[k] += counts[k], total += counts[k];
+    }
+    const int want[10] = {980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009};
+    for (int k = 0; k < 10; k++) assert_int_equal(sum[k], want[k]); // every image used once
+    assert_int_equal(total, 10000);
+    data_splits_free(&d);
+    spec.test_size = 3001;
+    assert_int_equal(data_load_splits(&spec, &d), KDT_ERR_CONFIG);
+    assert_non_null(strstr(kdt_errmsg(), "10000 images"));
+}
+
 static void flip_modes(void **state) {
     (void)state;
     assert_true(data_flip_resolve(DATA_FLIP_AUTO, DATA_CIFAR10));
@@ -294,6 +335,7 @@ int main(void) {
         cmocka_unit_test(synthetic_is_learnable_not_trivial),
         cmocka_unit_test(real_source_splits_are_disjoint),
         cmocka_unit_test(test_split_alone_is_carved),
+        cmocka_unit_test(real_mnist_test_set_carved),
         cmocka_unit_test(flip_modes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
