@@ -40,8 +40,8 @@ static uint32_t be32(const unsigned char *b) {
 }
 
 // Reads exactly n bytes; a short read is a truncated file (or a damaged gzip stream).
-static kdt_status idx_read_exact(gzFile g, const char *path, void *buf, size_t n,
-                                 const char *what, const char *name) {
+static kdt_status idx_read_some(gzFile g, const char *path, void *buf, size_t n,
+                                const char *what, const char *name, size_t *got_out) {
     size_t got = 0;
     while (got < n) {
         unsigned chunk = n - got > (1u << 30) ? (1u << 30) : (unsigned)(n - got);
@@ -55,6 +55,7 @@ static kdt_status idx_read_exact(gzFile g, const char *path, void *buf, size_t n
         if (r == 0) break;
         got += (size_t)r;
     }
+    if (got_out) *got_out = got;
     if (got < n && strncmp(what, "header", 6) == 0)
         return kdt_fail(KDT_ERR_FORMAT, "%s: truncated: the file ends inside its %s; %s", path,
                         what, idx_hint(name));
@@ -64,6 +65,11 @@ static kdt_status idx_read_exact(gzFile g, const char *path, void *buf, size_t n
                         "%zu; %s",
                         path, n, what, got, idx_hint(name));
     return KDT_OK;
+}
+
+static kdt_status idx_read_exact(gzFile g, const char *path, void *buf, size_t n,
+                                 const char *what, const char *name) {
+    return idx_read_some(g, path, buf, n, what, name, NULL);
 }
 
 // Nothing may follow the declared data.
@@ -112,11 +118,28 @@ static kdt_status idx_read_images(const char *path, const char *name, raw_images
         s = kdt_fail(KDT_ERR_FORMAT, "%s: implausible header: %u images of %ux%u; %s", path, n, rows,
                      cols, idx_hint(name));
     size_t bytes = (size_t)n * rows * cols;
-    if (s == KDT_OK) {
-        out->x = malloc(bytes);
-        if (!out->x) s = kdt_fail(KDT_ERR_NOMEM, "%s: out of memory for %u images", path, n);
+    // Grown as the data arrives, so that a damaged header declaring a huge count gives
+    // "truncated" rather than an allocation of what the file never holds.
+    size_t have = 0, cap = 0;
+    while (s == KDT_OK && have < bytes) {
+        size_t grow = cap ? cap : ((size_t)1 << 20);
+        size_t next = cap + grow < bytes ? cap + grow : bytes;
+        uint8_t *x = realloc(out->x, next);
+        if (!x) {
+            s = kdt_fail(KDT_ERR_NOMEM, "%s: out of memory for %u images", path, n);
+            break;
+        }
+        out->x = x;
+        cap = next;
+        size_t got = 0;
+        s = idx_read_some(g, path, out->x + have, cap - have, "images", name, &got);
+        if (s != KDT_OK && strstr(kdt_errmsg(), "truncated"))
+            s = kdt_fail(KDT_ERR_FORMAT,
+                         "%s: truncated: the header declares %u images of %ux%u (%zu bytes), the "
+                         "file holds only %zu; %s",
+                         path, n, rows, cols, bytes, have + got, idx_hint(name));
+        have = cap;
     }
-    if (s == KDT_OK) s = idx_read_exact(g, path, out->x, bytes, "images", name);
     if (s == KDT_OK) s = idx_expect_end(g, path, 16 + bytes, name);
     gzclose(g);
     if (s == KDT_OK) {

@@ -283,6 +283,11 @@ static void idx_errors(void **state) {
         unsigned char *three = idx_labels(3, labels, 2049, &l3);
         idx_case(gz, im, li, three, l3, KDT_ERR_FORMAT, "3 labels for 4 images", NULL);
         free(three);
+        unsigned char *huge = malloc(li);
+        memcpy(huge, im, li);
+        huge[4] = 0x00, huge[5] = 0x89, huge[6] = 0x54, huge[7] = 0x40; // 9,000,000 images
+        idx_case(gz, huge, li, lb, ll, KDT_ERR_FORMAT, "truncated: the header declares 9000000 images of 5x5", "holds only 100");
+        free(huge);
         unsigned char *junk = idx_images(4, 5, 5, 0x1234, &li);
         idx_case(gz, junk, li, lb, ll, KDT_ERR_FORMAT, "wrong magic number 4660", "expected 2051");
         free(junk);
