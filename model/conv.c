@@ -1,0 +1,167 @@
+// 2-D convolution as GEMMs over the channel-major layout: a pointwise (1x1, stride 1) convolution
+// is one GEMM on the input itself; any other is an im2col of a chunk of images followed by one
+// GEMM whose output columns are that chunk's contiguous slice of every output channel's row.
+#include <assert.h>
+#include <cblas.h>
+#include <string.h>
+
+#include "model/ops.h"
+
+// Largest im2col buffer, in floats: big enough that each GEMM has thousands of columns, small
+// enough (16 MiB) to stay in the last-level cache and not dominate the model's memory.
+enum { COL_MAX_FLOATS = 1 << 22 };
+
+// Images per im2col chunk.
+static int chunk_images(int B, int CKK, int OHW) {
+    size_t per_image = (size_t)CKK * (size_t)OHW;
+    size_t nb = COL_MAX_FLOATS / per_image;
+    if (nb < 1) nb = 1;
+    if (nb > (size_t)B) nb = (size_t)B;
+    return (int)nb;
+}
+
+size_t conv2d_workspace_floats(int B, int C, int OH, int OW, int KH, int KW, int stride, int pad) {
+    if (conv2d_is_pointwise(KH, KW, stride, pad)) return 0;
+    int CKK = C * KH * KW;
+    return (size_t)CKK * (size_t)(OH * OW) * (size_t)chunk_images(B, CKK, OH * OW);
+}
+
+void conv2d_im2col(float *col, const float *inp, int B, int b0, int nb, int C, int H, int W,
+                   int KH, int KW, int stride, int pad) {
+    int OH = conv_out_size(H, KH, stride, pad), OW = conv_out_size(W, KW, stride, pad);
+    size_t ncols = (size_t)nb * OH * OW;
+    int rows = C * KH * KW;
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int r = 0; r < rows; r++) {
+        for (int b = 0; b < nb; b++) {
+            int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
+            const float *src = inp + ((size_t)c * B + (size_t)(b0 + b)) * H * W;
+            float *dst = col + (size_t)r * ncols + (size_t)b * OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                int ih = oh * stride - pad + kh;
+                float *d = dst + (size_t)oh * OW;
+                if (ih < 0 || ih >= H) {
+                    memset(d, 0, sizeof(float) * (size_t)OW);
+                    continue;
+                }
+                const float *s = src + (size_t)ih * W;
+                if (stride == 1) {
+                    // columns where iw = ow - pad + kw is inside [0, W): ow in [lo, hi)
+                    int lo = pad - kw, hi = W + pad - kw;
+                    if (lo < 0) lo = 0;
+                    if (lo > OW) lo = OW;
+                    if (hi > OW) hi = OW;
+                    if (hi < lo) hi = lo;
+                    for (int ow = 0; ow < lo; ow++) d[ow] = 0.0f;
+                    if (hi > lo) memcpy(d + lo, s + lo - pad + kw, sizeof(float) * (size_t)(hi - lo));
+                    for (int ow = hi; ow < OW; ow++) d[ow] = 0.0f;
+                } else {
+                    for (int ow = 0; ow < OW; ow++) {
+                        int iw = ow * stride - pad + kw;
+                        d[ow] = (iw >= 0 && iw < W) ? s[iw] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+// dinp[images b0..b0+nb) += col2im(col): the adjoint of conv2d_im2col.
+static void col2im_add(float *dinp, const float *col, int B, int b0, int nb, int C, int H, int W,
+                       int KH, int KW, int stride, int pad) {
+    int OH = conv_out_size(H, KH, stride, pad), OW = conv_out_size(W, KW, stride, pad);
+    size_t ncols = (size_t)nb * OH * OW;
+    // Parallel over (channel, image): each writes its own input plane, so no two threads collide.
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int b = 0; b < nb; b++) {
+            float *dst = dinp + ((size_t)c * B + (size_t)(b0 + b)) * H * W;
+            for (int kh = 0; kh < KH; kh++) {
+                for (int kw = 0; kw < KW; kw++) {
+                    int r = (c * KH + kh) * KW + kw;
+                    const float *src = col + (size_t)r * ncols + (size_t)b * OH * OW;
+                    for (int oh = 0; oh < OH; oh++) {
+                        int ih = oh * stride - pad + kh;
+                        if (ih < 0 || ih >= H) continue;
+                        float *d = dst + (size_t)ih * W;
+                        const float *s = src + (size_t)oh * OW;
+                        for (int ow = 0; ow < OW; ow++) {
+                            int iw = ow * stride - pad + kw;
+                            if (iw >= 0 && iw < W) d[iw] += s[ow];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+static void add_bias_rows(float *out, const float *bias, int rows, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        float bv = bias[r], *o = out + (size_t)r * n;
+        for (size_t i = 0; i < n; i++) o[i] += bv;
+    }
+}
+
+static void sum_rows_add(float *dbias, const float *d, int rows, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; r++) {
+        const float *g = d + (size_t)r * n;
+        double s = 0.0;
+        for (size_t i = 0; i < n; i++) s += g[i];
+        dbias[r] += (float)s;
+    }
+}
+
+void conv2d_forward(float *out, float *ws, const float *inp, const float *weight, const float *bias,
+                    int B, int C, int H, int W, int OC, int KH, int KW, int stride, int pad) {
+    int OH = conv_out_size(H, KH, stride, pad), OW = conv_out_size(W, KW, stride, pad);
+    int CKK = C * KH * KW, OHW = OH * OW;
+    size_t N = (size_t)B * OHW;
+    if (conv2d_is_pointwise(KH, KW, stride, pad)) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)N, C, 1.0f, weight, C, inp,
+                    (int)N, 0.0f, out, (int)N);
+    } else {
+        int nb = chunk_images(B, CKK, OHW);
+        for (int b0 = 0; b0 < B; b0 += nb) {
+            int n = b0 + nb <= B ? nb : B - b0;
+            conv2d_im2col(ws, inp, B, b0, n, C, H, W, KH, KW, stride, pad);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, n * OHW, CKK, 1.0f, weight,
+                        CKK, ws, n * OHW, 0.0f, out + (size_t)b0 * OHW, (int)N);
+        }
+    }
+    if (bias) add_bias_rows(out, bias, OC, N);
+}
+
+void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const float *dout,
+                     const float *inp, const float *weight, int B, int C, int H, int W, int OC,
+                     int KH, int KW, int stride, int pad) {
+    int OH = conv_out_size(H, KH, stride, pad), OW = conv_out_size(W, KW, stride, pad);
+    int CKK = C * KH * KW, OHW = OH * OW;
+    size_t N = (size_t)B * OHW;
+    if (dbias) sum_rows_add(dbias, dout, OC, N);
+    if (conv2d_is_pointwise(KH, KW, stride, pad)) {
+        // dW (OC, C) += dout (OC, N) * inp^T (N, C); dinp (C, N) += W^T (C, OC) * dout (OC, N)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)N, 1.0f, dout, (int)N, inp,
+                    (int)N, 1.0f, dweight, C);
+        if (dinp)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)N, OC, 1.0f, weight, C,
+                        dout, (int)N, 1.0f, dinp, (int)N);
+        return;
+    }
+    int nb = chunk_images(B, CKK, OHW);
+    for (int b0 = 0; b0 < B; b0 += nb) {
+        int n = b0 + nb <= B ? nb : B - b0;
+        const float *dchunk = dout + (size_t)b0 * OHW; // (OC, n*OHW) with leading dimension N
+        conv2d_im2col(ws, inp, B, b0, n, C, H, W, KH, KW, stride, pad);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, n * OHW, 1.0f, dchunk, (int)N,
+                    ws, n * OHW, 1.0f, dweight, CKK);
+        if (dinp) {
+            // dcol (CKK, n*OHW) = W^T (CKK, OC) * dout chunk, reusing the im2col buffer
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, n * OHW, OC, 1.0f, weight,
+                        CKK, dchunk, (int)N, 0.0f, ws, n * OHW);
+            col2im_add(dinp, ws, B, b0, n, C, H, W, KH, KW, stride, pad);
+        }
+    }
+}

@@ -1,0 +1,214 @@
+// The small layers around the convolutions: ReLU, max pooling, global average pooling, linear,
+// residual add, flatten, the option-A shortcut, and the layout changes at the API edge.
+#include <cblas.h>
+#include <float.h>
+#include <string.h>
+
+#include "model/ops.h"
+
+void relu_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+void relu_backward(float *dinp, const float *dout, const float *out, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+void relu_mask_inplace(float *d, const float *out, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        if (out[i] <= 0.0f) d[i] = 0.0f;
+}
+
+void maxpool_forward(float *out, const float *inp, int C, int B, int H, int W, int k, int stride) {
+    int OH = conv_out_size(H, k, stride, 0), OW = conv_out_size(W, k, stride, 0);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int b = 0; b < B; b++) {
+            const float *src = inp + ((size_t)c * B + b) * H * W;
+            float *dst = out + ((size_t)c * B + b) * OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                for (int ow = 0; ow < OW; ow++) {
+                    float m = -FLT_MAX;
+                    for (int i = 0; i < k; i++) {
+                        const float *row = src + (size_t)(oh * stride + i) * W + ow * stride;
+                        for (int j = 0; j < k; j++)
+                            if (row[j] > m) m = row[j];
+                    }
+                    dst[oh * OW + ow] = m;
+                }
+            }
+        }
+    }
+}
+
+void maxpool_backward(float *dinp, const float *dout, const float *inp, int C, int B, int H, int W,
+                      int k, int stride) {
+    int OH = conv_out_size(H, k, stride, 0), OW = conv_out_size(W, k, stride, 0);
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int b = 0; b < B; b++) {
+            const float *src = inp + ((size_t)c * B + b) * H * W;
+            float *dsrc = dinp + ((size_t)c * B + b) * H * W;
+            const float *g = dout + ((size_t)c * B + b) * OH * OW;
+            for (int oh = 0; oh < OH; oh++) {
+                for (int ow = 0; ow < OW; ow++) {
+                    float m = -FLT_MAX;
+                    size_t arg = (size_t)(oh * stride) * W + ow * stride;
+                    for (int i = 0; i < k; i++) {
+                        for (int j = 0; j < k; j++) {
+                            size_t idx = (size_t)(oh * stride + i) * W + ow * stride + j;
+                            if (src[idx] > m) {
+                                m = src[idx];
+                                arg = idx;
+                            }
+                        }
+                    }
+                    dsrc[arg] += g[oh * OW + ow];
+                }
+            }
+        }
+    }
+}
+
+void gap_forward(float *out, const float *inp, int C, int B, int HW) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int b = 0; b < B; b++) {
+            const float *src = inp + ((size_t)c * B + b) * HW;
+            float s = 0.0f;
+            for (int i = 0; i < HW; i++) s += src[i];
+            out[(size_t)c * B + b] = s / (float)HW;
+        }
+    }
+}
+
+void gap_backward(float *dinp, const float *dout, int C, int B, int HW) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++) {
+        for (int b = 0; b < B; b++) {
+            float g = dout[(size_t)c * B + b] / (float)HW, *d = dinp + ((size_t)c * B + b) * HW;
+            for (int i = 0; i < HW; i++) d[i] += g;
+        }
+    }
+}
+
+void linear_forward(float *out, const float *inp, const float *weight, const float *bias, int B,
+                    int F, int K) {
+    if (bias) {
+        for (int k = 0; k < K; k++)
+            for (int b = 0; b < B; b++) out[(size_t)k * B + b] = bias[k];
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, F, 1.0f, weight, F, inp, B,
+                bias ? 1.0f : 0.0f, out, B);
+}
+
+void linear_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                     const float *weight, int B, int F, int K) {
+    if (dbias) {
+        for (int k = 0; k < K; k++) {
+            double s = 0.0;
+            for (int b = 0; b < B; b++) s += dout[(size_t)k * B + b];
+            dbias[k] += (float)s;
+        }
+    }
+    // dW (K, F) += dout (K, B) * inp^T (B, F); dinp (F, B) += W^T (F, K) * dout (K, B)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, F, B, 1.0f, dout, B, inp, B, 1.0f,
+                dweight, F);
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, F, B, K, 1.0f, weight, F, dout, B, 1.0f,
+                    dinp, B);
+}
+
+void add_forward(float *out, const float *a, const float *b, size_t n, bool relu) {
+    if (relu) {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) {
+            float v = a[i] + b[i];
+            out[i] = v > 0.0f ? v : 0.0f;
+        }
+    } else {
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+    }
+}
+
+void add_backward(float *da, float *db, const float *dout, const float *out, size_t n, bool relu) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float g = (relu && out[i] <= 0.0f) ? 0.0f : dout[i];
+        da[i] += g;
+        db[i] += g;
+    }
+}
+
+void flatten_forward(float *out, const float *inp, int C, int B, int HW) {
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++)
+                out[((size_t)c * HW + i) * B + b] = inp[((size_t)c * B + b) * HW + i];
+}
+
+void flatten_backward(float *dinp, const float *dout, int C, int B, int HW) {
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++)
+                dinp[((size_t)c * B + b) * HW + i] += dout[((size_t)c * HW + i) * B + b];
+}
+
+void shortcut_pad_forward(float *out, const float *inp, int C, int B, int H, int W, int OC,
+                          int stride) {
+    int OH = (H + stride - 1) / stride, OW = (W + stride - 1) / stride, lo = (OC - C) / 2;
+    size_t plane = (size_t)B * OH * OW;
+#pragma omp parallel for schedule(static)
+    for (int oc = 0; oc < OC; oc++) {
+        float *dst = out + (size_t)oc * plane;
+        int c = oc - lo;
+        if (c < 0 || c >= C) {
+            memset(dst, 0, sizeof(float) * plane);
+            continue;
+        }
+        for (int b = 0; b < B; b++) {
+            const float *src = inp + ((size_t)c * B + b) * H * W;
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++)
+                    dst[((size_t)b * OH + oh) * OW + ow] = src[(size_t)oh * stride * W + ow * stride];
+        }
+    }
+}
+
+void shortcut_pad_backward(float *dinp, const float *dout, int C, int B, int H, int W, int OC,
+                           int stride) {
+    int OH = (H + stride - 1) / stride, OW = (W + stride - 1) / stride, lo = (OC - C) / 2;
+    size_t plane = (size_t)B * OH * OW;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < C; c++) {
+        const float *src = dout + (size_t)(c + lo) * plane;
+        for (int b = 0; b < B; b++) {
+            float *dst = dinp + ((size_t)c * B + b) * H * W;
+            for (int oh = 0; oh < OH; oh++)
+                for (int ow = 0; ow < OW; ow++)
+                    dst[(size_t)oh * stride * W + ow * stride] += src[((size_t)b * OH + oh) * OW + ow];
+        }
+    }
+}
+
+void layout_to_channel_major(float *out, const float *inp, int B, int C, int HW) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++)
+            memcpy(out + ((size_t)c * B + b) * HW, inp + ((size_t)b * C + c) * HW,
+                   sizeof(float) * (size_t)HW);
+}
+
+void layout_to_batch_major(float *out, const float *inp, int B, int C, int HW) {
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            memcpy(out + ((size_t)b * C + c) * HW, inp + ((size_t)c * B + b) * HW,
+                   sizeof(float) * (size_t)HW);
+}
