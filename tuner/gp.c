@@ -32,7 +32,6 @@ struct tuner_gp {
     double *U;    // (max_n, dc)
     int *C;       // (max_n, dk)
     double *ys;   // (max_n) standardized outputs
-    double ymean, ysd;
     double *D2;   // (dc, max_n, max_n) squared differences per continuous input
     double *K;    // (max_n, max_n) covariance, then its Cholesky factor L (lower)
     double *Ki;   // (max_n, max_n) inverse of K
@@ -76,6 +75,47 @@ void tuner_gp_destroy(tuner_gp *g) {
     free(g->U), free(g->C), free(g->ys), free(g->D2), free(g->K), free(g->Ki), free(g->alpha);
     free(g->kv);
     free(g);
+}
+
+// Yeo-Johnson power transform of standardized values (monotone increasing for every lambda).
+static double yeo_johnson(double y, double lam) {
+    if (y >= 0) return fabs(lam) < 1e-9 ? log1p(y) : (pow(y + 1, lam) - 1) / lam;
+    return fabs(lam - 2) < 1e-9 ? -log1p(-y) : -(pow(1 - y, 2 - lam) - 1) / (2 - lam);
+}
+
+static void standardize(double *y, size_t n) {
+    double m = 0, v = 0;
+    for (size_t a = 0; a < n; a++) m += y[a];
+    m /= (double)n;
+    for (size_t a = 0; a < n; a++) v += (y[a] - m) * (y[a] - m);
+    double sd = n > 1 ? sqrt(v / (double)(n - 1)) : 0;
+    if (!(sd > 1e-12 * fmax(1, fabs(m)))) sd = 1;
+    for (size_t a = 0; a < n; a++) y[a] = (y[a] - m) / sd;
+}
+
+// ys = standardize(yeo_johnson(standardize(f), lambda)) with lambda by maximum likelihood of a
+// Gaussian on a grid over [-2, 2] (as HEBO does): objectives with a few huge values (the bowl
+// of a test function, a diverged training run) otherwise swamp the differences near the optimum.
+// Monotone, so the ranking of points, EI's incumbent and the recommendation keep their meaning.
+static void output_warp(double *ys, const double *f, size_t n) {
+    memcpy(ys, f, n * sizeof *f);
+    standardize(ys, n);
+    if (n < 3) return;
+    double best_ll = -INFINITY, best_lam = 1;
+    for (int k = 0; k <= 80; k++) {
+        double lam = -2 + 0.05 * k, m = 0, v = 0, jac = 0;
+        for (size_t a = 0; a < n; a++) m += yeo_johnson(ys[a], lam);
+        m /= (double)n;
+        for (size_t a = 0; a < n; a++) {
+            double d = yeo_johnson(ys[a], lam) - m;
+            v += d * d;
+            jac += (ys[a] >= 0 ? 1 : -1) * log1p(fabs(ys[a]));
+        }
+        double ll = -0.5 * (double)n * log(v / (double)n + 1e-300) + (lam - 1) * jac;
+        if (ll > best_ll) best_ll = ll, best_lam = lam;
+    }
+    for (size_t a = 0; a < n; a++) ys[a] = yeo_johnson(ys[a], best_lam);
+    standardize(ys, n);
 }
 
 static double matern52(double r) { return (1 + SQRT5 * r + 5.0 / 3.0 * r * r) * exp(-SQRT5 * r); }
@@ -174,14 +214,7 @@ kdt_status tuner_gp_fit(tuner_gp *g, const double *U, const int *C, const double
     g->n = n;
     if (dc) memcpy(g->U, U, n * dc * sizeof *U);
     if (dk) memcpy(g->C, C, n * dk * sizeof *C);
-    double m = 0, v = 0;
-    for (size_t a = 0; a < n; a++) m += f[a];
-    m /= (double)n;
-    for (size_t a = 0; a < n; a++) v += (f[a] - m) * (f[a] - m);
-    double sd = n > 1 ? sqrt(v / (double)(n - 1)) : 0;
-    if (!(sd > 1e-12 * fmax(1, fabs(m)))) sd = 1;
-    g->ymean = m, g->ysd = sd;
-    for (size_t a = 0; a < n; a++) g->ys[a] = (f[a] - m) / sd;
+    output_warp(g->ys, f, n);
     for (size_t j = 0; j < dc; j++)
         for (size_t a = 0; a < n; a++)
             for (size_t b = 0; b < n; b++) {
@@ -236,12 +269,12 @@ void tuner_gp_predict(tuner_gp *g, const double *u, const int *c, double *mean, 
     for (size_t a = 0; a < n; a++) q += g->kv[a] * g->kv[a];
     double vs = s2 - q;
     if (vs < 1e-12 * s2) vs = 1e-12 * s2;
-    *mean = g->ymean + g->ysd * mu;
-    *var = g->ysd * g->ysd * vs;
+    *mean = mu;
+    *var = vs;
 }
 
 double tuner_gp_noise(const tuner_gp *g) {
-    return g->ysd * g->ysd * (NOISE_FLOOR + exp(g->theta[g->dc + g->dk + 1]));
+    return (NOISE_FLOOR + exp(g->theta[g->dc + g->dk + 1]));
 }
 
 double tuner_gp_lengthscale(const tuner_gp *g, size_t j) {
@@ -252,6 +285,13 @@ double tuner_gp_lengthscale(const tuner_gp *g, size_t j) {
 double tuner_gp_similarity(const tuner_gp *g, size_t k) {
     assert(k < g->dk);
     return exp(-exp(g->theta[g->dc + k]));
+}
+
+size_t tuner_gp_n_hyper(const tuner_gp *g) { return g->p; }
+
+double tuner_gp_objective(tuner_gp *g, const double *theta, double *grad) {
+    assert(g->n >= 1);
+    return neg_log_posterior(g, theta, grad);
 }
 
 double tuner_gp_log_ei(double mean, double var, double best) {

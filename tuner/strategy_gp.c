@@ -6,6 +6,7 @@
 // NLopt. The recommendation is the told point with the best posterior mean.
 #include <math.h>
 #include <nlopt.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -152,6 +153,37 @@ static double maximize_combo(tuner *t, gp_state *s, rng *r, double *u_best) {
     return best;
 }
 
+// Whether (u, c) lies within 1e-3 (unit cube, max norm) of a told point of the same combination.
+static bool near_told(const tuner *t, const gp_state *s, const double *u, const int *c) {
+    for (size_t i = 0; i < t->n; i++) {
+        if (memcmp(s->C + i * t->n_cat, c, t->n_cat * sizeof *c)) continue;
+        double d = 0;
+        for (size_t j = 0; j < t->n_cont; j++) d = fmax(d, fabs(s->U[i * t->n_cont + j] - u[j]));
+        if (d < 1e-3) return true;
+    }
+    return false;
+}
+
+// The Sobol candidate (over every combination) with the largest posterior variance.
+static double explore(tuner *t, gp_state *s, double *ub, int *cb) {
+    size_t nc = tuner_space_n_combos(t->space);
+    double best = -INFINITY, u[TUNER_MAX_PARAMS] = {0};
+    for (size_t k = 0; k < nc; k++) {
+        tuner_space_combo(t->space, k, s->combo);
+        for (size_t q = 0; q < (t->n_cont ? N_SOBOL_CAND : 1); q++) {
+            if (t->n_cont) strategy_sobol_point(s->cand, (t->n * N_SOBOL_CAND + q) % 65536, u);
+            double m, v;
+            tuner_gp_predict(s->gp, u, s->combo, &m, &v);
+            if (v > best) {
+                best = v;
+                memcpy(ub, u, t->n_cont * sizeof *u);
+                memcpy(cb, s->combo, t->n_cat * sizeof *cb);
+            }
+        }
+    }
+    return best;
+}
+
 static kdt_status gp_ask(tuner *t, void *state, double *x, bool *exhausted) {
     gp_state *s = state;
     (void)exhausted;
@@ -192,9 +224,24 @@ static kdt_status gp_ask(tuner *t, void *state, double *x, bool *exhausted) {
             memcpy(cb, s->combo, t->n_cat * sizeof *cb);
         }
     }
+    // EI with an overconfident model can propose (nearly) a told point again and again; a near
+    // duplicate teaches nothing in a deterministic objective, so take the candidate of largest
+    // posterior variance instead (pure exploration for one step).
+    if (near_told(t, s, ub, cb)) {
+        best = explore(t, s, ub, cb);
+        log_debug("tuner gp: evaluation %zu: EI proposed a told point; exploring instead", t->n);
+    }
     tuner_space_decode(t->space, ub, cb, x);
-    log_debug("tuner gp: evaluation %zu, log EI %.3g, noise %.3g", t->n, best,
-              tuner_gp_noise(s->gp));
+    if (log_enabled(LOG_DEBUG)) {
+        char buf[512];
+        int len = snprintf(buf, sizeof buf, "noise %.3g, length scales", tuner_gp_noise(s->gp));
+        for (size_t j = 0; j < t->n_cont && len < 400; j++)
+            len += snprintf(buf + len, sizeof buf - (size_t)len, " %.3g", tuner_gp_lengthscale(s->gp, j));
+        len += snprintf(buf + len, sizeof buf - (size_t)len, ", similarities");
+        for (size_t k = 0; k < t->n_cat && len < 480; k++)
+            len += snprintf(buf + len, sizeof buf - (size_t)len, " %.3g", tuner_gp_similarity(s->gp, k));
+        log_debug("tuner gp: evaluation %zu, log EI %.3g, %s", t->n, best, buf);
+    }
     return KDT_OK;
 }
 

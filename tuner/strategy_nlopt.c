@@ -107,6 +107,9 @@ static double replay_objective(unsigned n, const double *u, double *grad, void *
         if (memcmp(x, t->X + k * t->np, t->np * sizeof *x)) s->diverged = true;
         return s->f[k];
     }
+    // Some algorithms (DIRECT) evaluate a batch before they look at the stop flag: the first new
+    // point is the suggestion, the rest of the batch is answered with a dummy and thrown away.
+    if (s->have_new) return 0.0;
     memcpy(s->unew, u, n * sizeof *u);
     s->have_new = true;
     nlopt_force_stop(s->opt);
