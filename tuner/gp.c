@@ -7,6 +7,11 @@
 //   theta[dc + k]       log rate of categorical k (similarity e^-rate) prior N(0, 1.5^2)
 //   theta[dc + dk]      log signal variance                           prior N(0, 1.5^2)
 //   theta[dc + dk + 1]  log noise variance above the floor             prior N(-7, 3^2)
+//   theta[dc + dk + 2]  log bias b (relative to the signal variance)   prior N(-1, 1.5^2)
+// Kernel: s2 (M52(r) + b) prod_k (e^-rate_k if the choices of k differ, else 1), r the ARD
+// distance. The bias b lets each categorical combination have its own offset (the product
+// expands into a shared part plus per-combination parts, each with its constant): without it a
+// combination that is the same shape moved up or down is poorly modelled.
 // (outputs are standardized, inputs in the unit cube, so the priors are scale-free).
 #include "tuner/gp.h"
 
@@ -22,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { GP_MAX_HYPER = 2 * 40 + 2 };
+enum { GP_MAX_HYPER = 2 * 40 + 3 };
 static const double NOISE_FLOOR = 1e-6; // in standardized units: keeps the Cholesky stable
 static const double SQRT5 = 2.23606797749978969640;
 static const double PI = 3.14159265358979323846;
@@ -46,7 +51,7 @@ tuner_gp *tuner_gp_create(size_t max_n, size_t dc, size_t dk) {
     gsl_set_error_handler_off(); // failures come back as status codes (Cholesky of a non-PD K)
     tuner_gp *g = calloc(1, sizeof *g);
     if (!g) return NULL;
-    g->max_n = max_n, g->dc = dc, g->dk = dk, g->p = dc + dk + 2;
+    g->max_n = max_n, g->dc = dc, g->dk = dk, g->p = dc + dk + 3;
     size_t nn = max_n * max_n;
     g->U = malloc((dc ? dc : 1) * max_n * sizeof *g->U);
     g->C = malloc((dk ? dk : 1) * max_n * sizeof *g->C);
@@ -64,7 +69,8 @@ tuner_gp *tuner_gp_create(size_t max_n, size_t dc, size_t dk) {
         if (j < dc) g->mu[j] = log(0.4), g->sd[j] = 1.2, g->lo[j] = log(0.01), g->hi[j] = log(20.0);
         else if (j < dc + dk) g->mu[j] = 0, g->sd[j] = 1.5, g->lo[j] = -6, g->hi[j] = 6;
         else if (j == dc + dk) g->mu[j] = 0, g->sd[j] = 1.5, g->lo[j] = -6, g->hi[j] = 6;
-        else g->mu[j] = -7, g->sd[j] = 3, g->lo[j] = -25, g->hi[j] = 1;
+        else if (j == dc + dk + 1) g->mu[j] = -7, g->sd[j] = 3, g->lo[j] = -25, g->hi[j] = 1;
+        else g->mu[j] = -1, g->sd[j] = 1.5, g->lo[j] = -9, g->hi[j] = 3;
         g->theta[j] = g->mu[j];
     }
     return g;
@@ -125,6 +131,7 @@ static double matern52(double r) { return (1 + SQRT5 * r + 5.0 / 3.0 * r * r) * 
 static double neg_log_posterior(tuner_gp *g, const double *th, double *grad) {
     size_t n = g->n, dc = g->dc, dk = g->dk;
     double il2[40], rate[40], s2 = exp(th[dc + dk]), en = exp(th[dc + dk + 1]);
+    double bias = exp(th[dc + dk + 2]);
     double noise = NOISE_FLOOR + en;
     for (size_t j = 0; j < dc; j++) il2[j] = exp(-2 * th[j]);
     for (size_t k = 0; k < dk; k++) rate[k] = exp(th[dc + k]);
@@ -135,9 +142,9 @@ static double neg_log_posterior(tuner_gp *g, const double *th, double *grad) {
             for (size_t j = 0; j < dc; j++) r2 += g->D2[(j * n + a) * n + b] * il2[j];
             for (size_t k = 0; k < dk; k++)
                 if (g->C[a * dk + k] != g->C[b * dk + k]) lc -= rate[k];
-            K[a * n + b] = K[b * n + a] = s2 * matern52(sqrt(r2)) * exp(lc);
+            K[a * n + b] = K[b * n + a] = s2 * (matern52(sqrt(r2)) + bias) * exp(lc);
         }
-        K[a * n + a] = s2 + noise;
+        K[a * n + a] = s2 * (1 + bias) + noise;
     }
     gsl_matrix_view Lv = gsl_matrix_view_array(K, n, n);
     if (gsl_linalg_cholesky_decomp1(&Lv.matrix) != GSL_SUCCESS) {
@@ -171,16 +178,18 @@ static double neg_log_posterior(tuner_gp *g, const double *th, double *grad) {
             for (size_t k = 0; k < dk; k++)
                 if (g->C[a * dk + k] != g->C[b * dk + k]) lc -= rate[k];
             double r = sqrt(r2), e = exp(-SQRT5 * r), cat = exp(lc);
-            double ks = s2 * (1 + SQRT5 * r + 5.0 / 3.0 * r2) * e * cat;
+            double ks = s2 * ((1 + SQRT5 * r + 5.0 / 3.0 * r2) * e + bias) * cat;
             double dl = s2 * cat * (5.0 / 3.0) * (1 + SQRT5 * r) * e; // times d2_j: d/d log l_j
             for (size_t j = 0; j < dc; j++) gs[j] += w * dl * d2[j];
             for (size_t k = 0; k < dk; k++)
                 if (g->C[a * dk + k] != g->C[b * dk + k]) gs[dc + k] -= w * ks * rate[k];
             gs[dc + dk] += w * ks;
+            gs[dc + dk + 2] += w * s2 * bias * cat;
         }
         double w = Ki[a * n + a] - al[a] * al[a];
-        gs[dc + dk] += w * s2;
+        gs[dc + dk] += w * s2 * (1 + bias);
         gs[dc + dk + 1] += w * en;
+        gs[dc + dk + 2] += w * s2 * bias;
     }
     for (size_t j = 0; j < g->p; j++) grad[j] += 0.5 * gs[j];
     return nlp;
@@ -248,7 +257,7 @@ kdt_status tuner_gp_fit(tuner_gp *g, const double *U, const int *C, const double
 
 void tuner_gp_predict(tuner_gp *g, const double *u, const int *c, double *mean, double *var) {
     size_t n = g->n, dc = g->dc, dk = g->dk;
-    double il2[40], s2 = exp(g->theta[dc + dk]), mu = 0;
+    double il2[40], s2 = exp(g->theta[dc + dk]), bias = exp(g->theta[dc + dk + 2]), mu = 0;
     for (size_t j = 0; j < dc; j++) il2[j] = exp(-2 * g->theta[j]);
     for (size_t a = 0; a < n; a++) {
         double r2 = 0, lc = 0;
@@ -258,7 +267,7 @@ void tuner_gp_predict(tuner_gp *g, const double *u, const int *c, double *mean, 
         }
         for (size_t k = 0; k < dk; k++)
             if (g->C[a * dk + k] != c[k]) lc -= exp(g->theta[dc + k]);
-        g->kv[a] = s2 * matern52(sqrt(r2)) * exp(lc);
+        g->kv[a] = s2 * (matern52(sqrt(r2)) + bias) * exp(lc);
         mu += g->kv[a] * g->alpha[a];
     }
     // var = s2 - |L^-1 k|^2
@@ -267,7 +276,7 @@ void tuner_gp_predict(tuner_gp *g, const double *u, const int *c, double *mean, 
     gsl_blas_dtrsv(CblasLower, CblasNoTrans, CblasNonUnit, &Lv.matrix, &kv.vector);
     double q = 0;
     for (size_t a = 0; a < n; a++) q += g->kv[a] * g->kv[a];
-    double vs = s2 - q;
+    double vs = s2 * (1 + bias) - q;
     if (vs < 1e-12 * s2) vs = 1e-12 * s2;
     *mean = mu;
     *var = vs;
@@ -300,11 +309,12 @@ double tuner_gp_log_ei(double mean, double var, double best) {
     double logphi = -0.5 * z * z - 0.5 * log(2 * PI), h;
     if (z > -1) {
         h = log(exp(logphi) + z * gsl_cdf_ugaussian_P(z));
-    } else if (z > -40) {
+    } else if (z > -1000) {
         // h = phi(z) (1 + z Phi(z)/phi(z)); Phi(z)/phi(z) = 1/hazard(-z) (the inverse Mills ratio)
         h = logphi + log1p(z / gsl_sf_hazard(-z));
     } else {
-        h = logphi - 2 * log(-z); // leading term of the asymptotic series
+        double iz2 = 1 / (z * z); // the asymptotic series h = phi(z)/z^2 (1 - 3/z^2 + 15/z^4 ...)
+        h = logphi + log(iz2) + log1p(iz2 * (-3 + iz2 * (15 - 105 * iz2)));
     }
     return log(s) + h;
 }

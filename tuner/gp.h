@@ -32,8 +32,8 @@ double tuner_gp_noise(const tuner_gp *g);
 double tuner_gp_lengthscale(const tuner_gp *g, size_t j);
 double tuner_gp_similarity(const tuner_gp *g, size_t k);
 
-// The fitted model's negative log posterior at hyper-parameters theta (p = dc + dk + 2, the
-// layout of gp.c) and its gradient (grad may be NULL), on the data of the last fit; for
+// The fitted model's negative log posterior at hyper-parameters theta (the
+// layout of gp.c: p = dc + dk + 3) and its gradient (grad may be NULL), on the data of the last fit; for
 // gradient checks. Leaves the model's factorization changed: refit before predicting.
 size_t tuner_gp_n_hyper(const tuner_gp *g);
 double tuner_gp_objective(tuner_gp *g, const double *theta, double *grad);
