@@ -1,0 +1,373 @@
+// The tuner object: settings, the ask/tell loop, the budget, the journal (writing and replaying)
+// and the best-so-far queries. The strategies live in strategy_*.c.
+#include "tuner/tuner.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/text.h"
+#include "tuner/journal.h"
+#include "tuner/strategy.h"
+
+static const char *const strategy_names[TUNER_N_STRATEGIES] = {
+    "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp"};
+
+const char *tuner_strategy_name(tuner_strategy s) {
+    assert(s < TUNER_N_STRATEGIES);
+    return strategy_names[s];
+}
+
+kdt_status tuner_strategy_from_name(const char *name, tuner_strategy *out) {
+    size_t best = 0, best_d = (size_t)-1;
+    for (size_t i = 0; i < TUNER_N_STRATEGIES; i++) {
+        if (!strcmp(name, strategy_names[i])) {
+            *out = (tuner_strategy)i;
+            return KDT_OK;
+        }
+        size_t d = text_edit_distance(name, strategy_names[i]);
+        if (d < best_d) best_d = d, best = i;
+    }
+    char hint[64] = "";
+    if (best_d <= 3) snprintf(hint, sizeof hint, " (did you mean '%s'?)", strategy_names[best]);
+    return kdt_fail(KDT_ERR_CONFIG, "unknown tuner strategy '%s'%s; valid: grid, random, bobyqa, "
+                    "cobyla, neldermead, sbplx, direct_l, gp", name, hint);
+}
+
+static const strategy_ops *ops_of(tuner_strategy s) {
+    switch (s) {
+    case TUNER_GRID: return &strategy_grid_ops;
+    case TUNER_RANDOM: return &strategy_random_ops;
+    case TUNER_GP: return &strategy_gp_ops;
+    default: return &strategy_nlopt_ops;
+    }
+}
+
+// The grid's size: the product of the per-parameter list lengths (defaults where unset).
+static size_t grid_size(const tuner *t) {
+    size_t n = 1;
+    for (size_t i = 0; i < t->np; i++) {
+        if (t->grid_values[i]) n *= t->grid_n[i];
+        else if (tuner_space_is_fixed(t->space, i)) continue;
+        else if (tuner_space_is_categorical(t->space, i)) n *= tuner_space_n_choices(t->space, i);
+        else n *= 5;
+    }
+    return n;
+}
+
+kdt_status tuner_create(tuner **out, const tuner_space *space, tuner_strategy strategy,
+                        tuner_goal goal, size_t budget, uint64_t seed) {
+    assert(strategy < TUNER_N_STRATEGIES && (goal == TUNER_MINIMIZE || goal == TUNER_MAXIMIZE));
+    *out = NULL;
+    if (budget < 1) return kdt_fail(KDT_ERR_CONFIG, "tuner: the budget must be at least 1 evaluation");
+    if (tuner_space_size(space) == 0) return kdt_fail(KDT_ERR_CONFIG, "tuner: the search space is empty");
+    if (tuner_space_n_cont(space) + tuner_space_n_cat(space) > 40)
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: at most 40 free parameters are supported");
+    tuner *t = calloc(1, sizeof *t);
+    if (!t) return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory");
+    kdt_status st = tuner_space_clone(&t->space, space);
+    if (st) {
+        free(t);
+        return st;
+    }
+    t->strategy = strategy, t->goal = goal, t->budget = budget, t->seed = seed;
+    t->np = tuner_space_size(space);
+    t->n_cont = tuner_space_n_cont(space), t->n_cat = tuner_space_n_cat(space);
+    t->X = malloc(budget * t->np * sizeof *t->X);
+    t->y = malloc(budget * sizeof *t->y);
+    t->xp = malloc(t->np * sizeof *t->xp);
+    t->ops = ops_of(strategy);
+    if (!t->X || !t->y || !t->xp) {
+        tuner_destroy(t);
+        return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory for a budget of %zu", budget);
+    }
+    t->budget_eff = strategy == TUNER_GRID && grid_size(t) < budget ? grid_size(t) : budget;
+    *out = t;
+    return KDT_OK;
+}
+
+void tuner_destroy(tuner *t) {
+    if (!t) return;
+    if (t->state) t->ops->destroy(t->state);
+    for (size_t i = 0; i < TUNER_MAX_PARAMS; i++) free(t->grid_values[i]);
+    free(t->init), free(t->X), free(t->y), free(t->xp), free(t->journal), free(t->run_key);
+    tuner_space_destroy(t->space);
+    free(t);
+}
+
+static kdt_status check_settable(const tuner *t, const char *what) {
+    if (t->started || t->journal)
+        return kdt_fail(KDT_ERR_STATE, "tuner: %s must come before tuner_set_journal and the first "
+                        "tuner_ask", what);
+    return KDT_OK;
+}
+
+kdt_status tuner_add_initial_point(tuner *t, const double *x) {
+    kdt_status st = check_settable(t, "tuner_add_initial_point");
+    if (st) return st;
+    if (!tuner_space_contains(t->space, x)) {
+        char buf[1024] = "?";
+        for (size_t i = 0; i < t->np; i++)
+            if (!(x[i] >= tuner_space_lower(t->space, i) && x[i] <= tuner_space_upper(t->space, i)))
+                snprintf(buf, sizeof buf, "'%s' = %g is outside [%g, %g]", tuner_space_name(t->space, i),
+                         x[i], tuner_space_lower(t->space, i), tuner_space_upper(t->space, i));
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: the initial point is not in the search space (%s; "
+                        "fixed parameters must hold their fixed value, choices an index)", buf);
+    }
+    if (t->n_init == t->cap_init) {
+        size_t cap = t->cap_init ? 2 * t->cap_init : 4;
+        double *p = realloc(t->init, cap * t->np * sizeof *p);
+        if (!p) return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory");
+        t->init = p, t->cap_init = cap;
+    }
+    memcpy(t->init + t->n_init++ * t->np, x, t->np * sizeof *x);
+    return KDT_OK;
+}
+
+kdt_status tuner_set_grid_values(tuner *t, const char *name, const double *values, size_t n) {
+    kdt_status st = check_settable(t, "tuner_set_grid_values");
+    if (st) return st;
+    int i = tuner_space_find(t->space, name);
+    if (i < 0) return kdt_fail(KDT_ERR_CONFIG, "tuner: grid values for '%s', which is not a parameter", name);
+    if (n < 1) return kdt_fail(KDT_ERR_CONFIG, "tuner: the grid of '%s' needs at least one value", name);
+    double lo = tuner_space_lower(t->space, (size_t)i), hi = tuner_space_upper(t->space, (size_t)i);
+    bool cat = tuner_space_is_categorical(t->space, (size_t)i);
+    for (size_t k = 0; k < n; k++) {
+        if (!(values[k] >= lo && values[k] <= hi) || (cat && values[k] != floor(values[k])))
+            return kdt_fail(KDT_ERR_CONFIG, "tuner: grid value %g of '%s' is outside [%g, %g]%s",
+                            values[k], name, lo, hi, cat ? " or not a choice index" : "");
+    }
+    if (tuner_space_is_fixed(t->space, (size_t)i))
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: '%s' is fixed, so it takes no grid values", name);
+    double *v = malloc(n * sizeof *v);
+    if (!v) return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory");
+    memcpy(v, values, n * sizeof *v);
+    free(t->grid_values[i]);
+    t->grid_values[i] = v, t->grid_n[i] = n;
+    if (t->strategy == TUNER_GRID) t->budget_eff = grid_size(t) < t->budget ? grid_size(t) : t->budget;
+    return KDT_OK;
+}
+
+kdt_status tuner_set_initial_design(tuner *t, size_t n) {
+    kdt_status st = check_settable(t, "tuner_set_initial_design");
+    if (st) return st;
+    t->n_design = n;
+    return KDT_OK;
+}
+
+void strategy_objectives(const tuner *t, double *f) {
+    double worst = -INFINITY, best = INFINITY;
+    for (size_t i = 0; i < t->n; i++) {
+        double v = t->goal == TUNER_MAXIMIZE ? -t->y[i] : t->y[i];
+        f[i] = v;
+        if (isfinite(v)) {
+            if (v > worst) worst = v;
+            if (v < best) best = v;
+        }
+    }
+    double fill = isfinite(worst) ? worst + 0.1 * (worst - best) : 1.0;
+    for (size_t i = 0; i < t->n; i++)
+        if (!isfinite(f[i])) f[i] = fill;
+}
+
+bool tuner_done(const tuner *t) { return t->exhausted || t->n >= t->budget_eff; }
+
+kdt_status tuner_ask(tuner *t, double *x) {
+    if (t->pending) {
+        memcpy(x, t->xp, t->np * sizeof *x);
+        return KDT_OK;
+    }
+    if (tuner_done(t))
+        return kdt_fail(KDT_ERR_STATE, "tuner: done after %zu evaluations (budget %zu)", t->n,
+                        t->budget);
+    if (!t->started) {
+        kdt_status st = t->ops->create(t, &t->state);
+        if (st) return st;
+        t->started = true;
+    }
+    bool exhausted = false;
+    kdt_status st = t->ops->ask(t, t->state, t->xp, &exhausted);
+    if (st) return st;
+    if (exhausted) {
+        t->exhausted = true;
+        return kdt_fail(KDT_ERR_STATE, "tuner: strategy %s has nothing more to propose after %zu "
+                        "evaluations", tuner_strategy_name(t->strategy), t->n);
+    }
+    assert(tuner_space_contains(t->space, t->xp));
+    t->pending = true;
+    memcpy(x, t->xp, t->np * sizeof *x);
+    return KDT_OK;
+}
+
+static void record(tuner *t, double value) {
+    memcpy(t->X + t->n * t->np, t->xp, t->np * sizeof *t->X);
+    t->y[t->n++] = value;
+    t->pending = false;
+}
+
+static const char *const reserved_keys[] = {"run", "strategy", "seed", "i", "x", "value"};
+
+kdt_status tuner_tell(tuner *t, double value, const json_t *extra) {
+    if (!t->pending) return kdt_fail(KDT_ERR_STATE, "tuner: tell without a pending ask");
+    if (extra && !json_is_object(extra))
+        return kdt_fail(KDT_ERR_USAGE, "tuner: the extra journal fields must be a JSON object");
+    if (t->journal) {
+        json_t *line = json_object();
+        json_object_set_new(line, "run", json_string(t->run_key));
+        json_object_set_new(line, "strategy", json_string(tuner_strategy_name(t->strategy)));
+        json_object_set_new(line, "seed", json_integer((json_int_t)t->seed));
+        json_object_set_new(line, "i", json_integer((json_int_t)t->n));
+        json_object_set_new(line, "x", tuner_space_point_to_json(t->space, t->xp));
+        json_object_set_new(line, "value", isfinite(value) ? json_real(value) : json_null());
+        const char *key;
+        json_t *v;
+        kdt_status st = KDT_OK;
+        json_object_foreach((json_t *)extra, key, v) {
+            for (size_t k = 0; k < sizeof reserved_keys / sizeof *reserved_keys; k++)
+                if (!strcmp(key, reserved_keys[k]))
+                    st = kdt_fail(KDT_ERR_USAGE, "tuner: extra journal field '%s' is reserved", key);
+            json_object_set(line, key, v);
+        }
+        if (st == KDT_OK) st = tuner_journal_append(t->journal, line);
+        json_decref(line);
+        if (st) return st;
+    }
+    record(t, value);
+    return KDT_OK;
+}
+
+// ---- journal replay ---------------------------------------------------------------------------
+typedef struct {
+    json_t *lines; // array of the run's lines
+    json_t *linenos;
+    const char *key;
+} replay_ctx;
+
+static kdt_status collect(const json_t *line, size_t lineno, void *user) {
+    replay_ctx *c = user;
+    const char *run = json_string_value(json_object_get(line, "run"));
+    if (!run || strcmp(run, c->key)) return KDT_OK;
+    json_array_append((json_t *)c->lines, (json_t *)line);
+    json_array_append_new(c->linenos, json_integer((json_int_t)lineno));
+    return KDT_OK;
+}
+
+static bool same_point(const tuner *t, const double *a, const double *b) {
+    for (size_t i = 0; i < t->np; i++) {
+        double d = fabs(a[i] - b[i]), m = fmax(fabs(a[i]), fabs(b[i]));
+        if (d > 1e-12 * m && d > 1e-300) return false;
+    }
+    return true;
+}
+
+static kdt_status replay_line(tuner *t, const json_t *line, size_t lineno) {
+    const char *path = t->journal, *key = t->run_key;
+    const char *strat = json_string_value(json_object_get(line, "strategy"));
+    json_t *seed = json_object_get(line, "seed"), *idx = json_object_get(line, "i");
+    json_t *value = json_object_get(line, "value");
+    if (!strat || !json_is_integer(seed) || !json_is_integer(idx) || !value ||
+        !(json_is_number(value) || json_is_null(value)))
+        return kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': a line needs \"strategy\", \"seed\", "
+                        "\"i\", \"x\" and \"value\"", path, lineno, key);
+    if (strcmp(strat, tuner_strategy_name(t->strategy)) ||
+        (uint64_t)json_integer_value(seed) != t->seed)
+        return kdt_fail(KDT_ERR_CONFIG, "%s:%zu: run '%s' was made by strategy %s with seed %llu, "
+                        "but this tuner is %s with seed %llu: use another run key or journal",
+                        path, lineno, key, strat, (unsigned long long)json_integer_value(seed),
+                        tuner_strategy_name(t->strategy), (unsigned long long)t->seed);
+    if ((size_t)json_integer_value(idx) != t->n)
+        return kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': evaluation %lld where %zu was expected "
+                        "(lines lost or repeated)", path, lineno, key,
+                        (long long)json_integer_value(idx), t->n);
+    double x[TUNER_MAX_PARAMS], s[TUNER_MAX_PARAMS];
+    kdt_status st = tuner_space_point_from_json(t->space, json_object_get(line, "x"), x);
+    if (st) return kdt_fail_context(st, "%s:%zu: run '%s' does not fit the search space", path,
+                                    lineno, key);
+    if (tuner_done(t))
+        return kdt_fail(KDT_ERR_CONFIG, "%s:%zu: run '%s' has more evaluations than the budget "
+                        "(%zu): the journal was made with another configuration", path, lineno, key,
+                        t->budget_eff);
+    st = tuner_ask(t, s);
+    if (st) return kdt_fail_context(st, "%s:%zu: replaying run '%s'", path, lineno, key);
+    if (!same_point(t, x, s)) {
+        char a[1024], b[1024];
+        tuner_space_point_format(t->space, x, a, sizeof a);
+        tuner_space_point_format(t->space, s, b, sizeof b);
+        return kdt_fail(KDT_ERR_CONFIG, "%s:%zu: run '%s' evaluation %zu was %s in the journal, but "
+                        "the tuner now suggests %s: the journal was made with another configuration "
+                        "(space, budget, initial points or code); use another run key or journal",
+                        path, lineno, key, t->n, a, b);
+    }
+    record(t, json_is_null(value) ? NAN : json_number_value(value));
+    return KDT_OK;
+}
+
+kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key) {
+    kdt_status st = check_settable(t, "tuner_set_journal");
+    if (st) return st;
+    if (!run_key || !*run_key) return kdt_fail(KDT_ERR_CONFIG, "tuner: the journal needs a run key");
+    replay_ctx c = {json_array(), json_array(), run_key};
+    size_t damaged_at = 0;
+    st = tuner_journal_foreach(path, collect, &c, &damaged_at);
+    t->journal = strdup(path), t->run_key = strdup(run_key);
+    for (size_t k = 0; st == KDT_OK && k < json_array_size(c.lines); k++)
+        st = replay_line(t, json_array_get(c.lines, k),
+                         (size_t)json_integer_value(json_array_get(c.linenos, k)));
+    json_decref(c.lines), json_decref(c.linenos);
+    if (st == KDT_OK) {
+        // Cut a damaged tail so that the next line does not land after half a line.
+        char *data = NULL;
+        size_t len = 0;
+        if (fs_exists(path) && fs_read_all(path, &data, &len) == KDT_OK && damaged_at < len)
+            st = tuner_journal_truncate(path, damaged_at);
+        free(data);
+        if (t->n) log_info("%s: run '%s' resumed after %zu of %zu evaluations", path, run_key, t->n,
+                           t->budget_eff);
+    }
+    return st;
+}
+
+// ---- results ----------------------------------------------------------------------------------
+size_t tuner_n_told(const tuner *t) { return t->n; }
+size_t tuner_budget(const tuner *t) { return t->budget_eff; }
+tuner_strategy tuner_get_strategy(const tuner *t) { return t->strategy; }
+tuner_goal tuner_get_goal(const tuner *t) { return t->goal; }
+const tuner_space *tuner_get_space(const tuner *t) { return t->space; }
+const double *tuner_values(const tuner *t) { return t->y; }
+
+void tuner_history(const tuner *t, size_t i, double *x, double *value) {
+    assert(i < t->n);
+    if (x) memcpy(x, t->X + i * t->np, t->np * sizeof *x);
+    if (value) *value = t->y[i];
+}
+
+static bool better(const tuner *t, double a, double b) {
+    if (!isfinite(a)) return false;
+    if (!isfinite(b)) return true;
+    return t->goal == TUNER_MAXIMIZE ? a > b : a < b;
+}
+
+kdt_status tuner_best(const tuner *t, double *x, double *value) {
+    if (t->n == 0) return kdt_fail(KDT_ERR_STATE, "tuner: nothing told yet");
+    size_t b = 0;
+    for (size_t i = 1; i < t->n; i++)
+        if (better(t, t->y[i], t->y[b])) b = i;
+    tuner_history(t, b, x, value);
+    return KDT_OK;
+}
+
+kdt_status tuner_recommend(tuner *t, double *x, double *value) {
+    if (t->n == 0) return kdt_fail(KDT_ERR_STATE, "tuner: nothing told yet");
+    if (t->started && t->ops->recommend) {
+        size_t b = 0;
+        kdt_status st = t->ops->recommend(t, t->state, &b);
+        if (st) return st;
+        tuner_history(t, b, x, value);
+        return KDT_OK;
+    }
+    return tuner_best(t, x, value);
+}
