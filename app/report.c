@@ -51,10 +51,11 @@ static kdt_status plot_grid_heatmap(const char *dir, const kdt_config *cfg, cons
         const char *xs[CFG_LIST_MAX], *ys[CFG_LIST_MAX];
         for (int c = 0; c < na; c++) snprintf(xt[c], 32, "%g", A->v[c]), xs[c] = xt[c];
         for (int r = 0; r < nt; r++) snprintf(yt[r], 32, "%g", T->v[r]), ys[r] = yt[r];
-        char png[4096], title[128];
-        snprintf(png, sizeof png, "%s/heatmap_%s.png", dir, transfer_name(x));
+        char png[4096], title[128], file[64];
+        snprintf(file, sizeof file, "heatmap_%s.png", transfer_name(x));
         snprintf(title, sizeof title, "mean validation gain (points), transfer set %s", transfer_name(x));
-        s = plot_heatmap(png, title, "alpha (weight of the soft term)", "temperature T", xs, na, ys,
+        if (!(s = fs_join(png, sizeof png, dir, file)))
+            s = plot_heatmap(png, title, "alpha (weight of the soft term)", "temperature T", xs, na, ys,
                          nt, sum, "val gain (fraction)", 100.0);
     }
     free(sum);
@@ -83,8 +84,8 @@ static kdt_status plot_teacher_student(const char *dir, const kdt_config *cfg, c
     const char *ticks[64];
     for (int q = 0; q < P && q < 64; q++) snprintf(labels[q], 8, "%d", q), ticks[q] = labels[q];
     char png[4096];
-    snprintf(png, sizeof png, "%s/teacher_student.png", dir);
-    kdt_status s = plot_heatmap(png, "best test gain (points) of KD from teacher to student",
+    kdt_status s = fs_join(png, sizeof png, dir, "teacher_student.png");
+    if (!s) s = plot_heatmap(png, "best test gain (points) of KD from teacher to student",
                                 "teacher", "student", ticks, P, ticks, P, z, "test gain (fraction)", 100.0);
     free(best);
     free(z);
@@ -106,7 +107,8 @@ static kdt_status plot_curves(const char *dir, const summary *s) {
         if (cnt) grid_best = sum / cnt;
     }
     char png[4096];
-    snprintf(png, sizeof png, "%s/best_so_far.png", dir);
+    kdt_status st = fs_join(png, sizeof png, dir, "best_so_far.png");
+    if (st) return st;
     return plot_lines(png, "best validation gain so far, mean over pairs", "evaluations per pair",
                       "validation gain (fraction)", series, ns, grid_best, "grid best");
 }
@@ -119,7 +121,8 @@ static kdt_status plot_forgetting(const char *dir, const summary *s) {
         if (s->forgetting_count[x]) labels[m] = transfer_name(x), v[m++] = 100.0 * s->forgetting_by_transfer[x];
     if (!m) return KDT_OK;
     char png[4096];
-    snprintf(png, sizeof png, "%s/forgetting.png", dir);
+    kdt_status st = fs_join(png, sizeof png, dir, "forgetting.png");
+    if (st) return st;
     return plot_bars(png, "mean forgetting of the student's own distribution", "points (positive = forgot)",
                      labels, v, NULL, m);
 }

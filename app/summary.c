@@ -24,11 +24,22 @@ static bool is_default_setting(const trial *t, const kdt_config *cfg) {
 static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
 
 // A strategy's runs on one pair: one per fixed position (-1 when the position is tuned too).
-// Each keeps its trials in index order, so that `recommended` indexes them.
+// Each keeps its evaluations in index order, so that its recommendation line indexes them.
 typedef struct {
     const trial **items;
     int n, cap;
+    int recommended;  // from the run's recommendation line; -1: none (the best seen is taken)
 } run_trials;
+
+// The run's pick: its recommendation, or its best successful evaluation by val.
+static const trial *run_pick(const run_trials *r) {
+    if (r->recommended >= 0 && r->recommended < r->n && r->items[r->recommended]->ok)
+        return r->items[r->recommended];
+    const trial *best = NULL;
+    for (int q = 0; q < r->n; q++)
+        if (r->items[q]->ok && better(r->items[q], best)) best = r->items[q];
+    return best;
+}
 
 // Fills st and the pairs' tuned[k] pick (k < 0: the grid, whose pick is computed elsewhere).
 static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, const trial *trials,
@@ -40,10 +51,11 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     if (!evals || !runs) goto nomem;
     int len = 0;
     for (size_t t = 0; t < n; t++)
-        if (strcmp(trials[t].strategy, st->name) == 0) {
+        if (strcmp(trials[t].strategy, st->name) == 0 && !trials[t].is_recommendation) {
             int p = pair_of[t];
             if (++evals[p] > len) len = evals[p];
         }
+    for (int r = 0; r < np * 3; r++) runs[r].recommended = -1;
     best_so_far = malloc(sizeof *best_so_far * (size_t)np * (len ? len : 1));
     if (!best_so_far) goto nomem;
     for (size_t q = 0; q < (size_t)np * (len ? len : 1); q++) best_so_far[q] = NAN;
@@ -53,6 +65,10 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
         if (strcmp(tr->strategy, st->name) != 0) continue;
         int p = pair_of[t];
         run_trials *r = &runs[p * 3 + tr->fixed_position + 1];
+        if (tr->is_recommendation) {
+            r->recommended = tr->recommended;
+            continue;
+        }
         if (r->n == r->cap) {
             int cap = r->cap ? 2 * r->cap : 32;
             const trial **grown = realloc(r->items, sizeof *grown * (size_t)cap);
@@ -61,21 +77,21 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
             r->cap = cap;
         }
         r->items[r->n++] = tr;
-        // The pair's best so far: the best of its runs' current recommendations.
+        // The pair's best validation gain seen so far, over all its runs.
+        double prev = evals[p] ? best_so_far[(size_t)p * len + evals[p] - 1] : NAN;
+        double now = tr->ok && (isnan(prev) || tr->val_gain > prev) ? tr->val_gain : prev;
+        best_so_far[(size_t)p * len + evals[p]] = now;
+        evals[p]++;
+    }
+    // The tuned pick per pair: the best (by val) of its runs' picks.
+    for (int p = 0; p < np && k >= 0; p++) {
         const trial *pick = NULL;
         for (int f = 0; f < 3; f++) {
-            run_trials *rr = &runs[p * 3 + f];
-            if (!rr->n) continue;
-            int rec = rr->items[rr->n - 1]->recommended;
-            const trial *c = rec >= 0 && rec < rr->n ? rr->items[rec] : NULL;
-            if (c && c->ok && better(c, pick)) pick = c;
+            const trial *c = run_pick(&runs[p * 3 + f]);
+            if (c && better(c, pick)) pick = c;
         }
-        best_so_far[(size_t)p * len + evals[p]] = pick ? pick->val_gain : NAN;
-        evals[p]++;
-        if (k >= 0) {
-            s->pairs[p].tuned[k].n = evals[p];
-            s->pairs[p].tuned[k].best = pick;
-        }
+        s->pairs[p].tuned[k].n = evals[p];
+        s->pairs[p].tuned[k].best = pick;
     }
     // Means over the pairs the strategy ran on.
     double sum_evals = 0, sum_val = 0, sum_test = 0, sum_rv = 0, sum_rt = 0, sum_to = 0;
@@ -200,6 +216,8 @@ kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_
         const trial *tr = &trials[t];
         pair_of[t] = slot[tr->i * P + tr->j];
         summary_pair *p = &s->pairs[pair_of[t]];
+        if (tr->is_recommendation && (strcmp(tr->strategy, "default") == 0 || strcmp(tr->strategy, "grid") == 0))
+            continue;
         if (strcmp(tr->strategy, "default") == 0) {
             s->has_default = true;
             pick_add(&p->best_untuned, tr);
@@ -216,7 +234,7 @@ kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_
                 s->n_strategies++;
             }
         }
-        if (tr->ok && tr->transfer_set >= 0 && tr->transfer_set < 3) {
+        if (!tr->is_recommendation && tr->ok && tr->transfer_set >= 0 && tr->transfer_set < 3) {
             bool grid = strcmp(tr->strategy, "grid") == 0;
             (grid ? fgsum : fsum)[tr->transfer_set] += tr->forgetting;
             (grid ? fgrid : fn)[tr->transfer_set]++;
@@ -246,7 +264,8 @@ kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_
         }
         const trial *bp[2] = {NULL, NULL};
         for (size_t t = 0; t < n; t++)
-            if (pair_of[t] == q && trials[t].ok && strcmp(trials[t].strategy, "grid") == 0 &&
+            if (pair_of[t] == q && trials[t].ok && !trials[t].is_recommendation &&
+                strcmp(trials[t].strategy, "grid") == 0 &&
                 better(&trials[t], bp[trials[t].position]))
                 bp[trials[t].position] = &trials[t];
         p->best_forward_test = bp[0] ? bp[0]->test_gain : NAN;

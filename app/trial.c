@@ -7,15 +7,27 @@
 #include "app/config.h"
 #include "tuner/journal.h"
 
-json_t *trial_to_json(const trial *t) {
+// The fields every line has: the pair and, in ordered mode, the fixed position.
+static json_t *pair_fields(const trial *t) {
     json_t *o = json_object();
-    json_object_set_new(o, "strategy", json_string(t->strategy));
     json_object_set_new(o, "pair", json_pack("[i, i]", t->i, t->j));
     json_object_set_new(o, "fixed_position",
                         t->fixed_position < 0 ? json_null()
                                               : json_string(config_choice_name("kd.position", t->fixed_position)));
-    json_object_set_new(o, "index", json_integer(t->index));
-    json_object_set_new(o, "recommended", json_integer(t->recommended));
+    return o;
+}
+
+json_t *trial_line(const trial *t, const char *run_key) {
+    json_t *o = t->is_recommendation ? pair_fields(t) : trial_to_json(t);
+    json_object_set_new(o, "run", json_string(run_key));
+    json_object_set_new(o, "strategy", json_string(t->strategy));
+    json_object_set_new(o, "i", json_integer(t->index));
+    if (t->is_recommendation) json_object_set_new(o, "recommended", json_integer(t->recommended));
+    return o;
+}
+
+json_t *trial_to_json(const trial *t) {
+    json_t *o = pair_fields(t);
     json_object_set_new(o, "student", json_integer(t->student));
     json_object_set_new(o, "teacher", json_integer(t->teacher));
     json_object_set_new(o, "temperature", json_real(t->temperature));
@@ -81,8 +93,12 @@ kdt_status trial_from_json(const json_t *o, trial *t) {
     kdt_status s = KDT_OK;
     if (json_is_string(v)) s = get_choice(o, "fixed_position", "kd.position", &t->fixed_position);
     else if (!json_is_null(v)) return missing("fixed_position");
-    if (!s) s = get_int(o, "index", &t->index);
-    if (!s) s = get_int(o, "recommended", &t->recommended);
+    if (!s) s = get_int(o, "i", &t->index);
+    if (s) return s;
+    if (json_object_get(o, "recommended")) {
+        t->is_recommendation = true;
+        return get_int(o, "recommended", &t->recommended);
+    }
     if (!s) s = get_int(o, "student", &t->student);
     if (!s) s = get_int(o, "teacher", &t->teacher);
     if (!s) s = get_num(o, "temperature", &t->temperature);

@@ -52,7 +52,10 @@ static void figures_of_a_small_run(void **state) {
         make("gp", 0, 1, 2, 1, 9.0, 0.2, U, F, 0.000, 0.000, 0.0),
         // gp on (0, 2): recommends index 0 (val 1, test 1), never within eps
         make("gp", 0, 2, 0, 0, 1.5, 0.5, U, F, 0.010, 0.010, 0.0),
+        make("gp", 0, 1, 3, 1, 0, 0, 0, 0, 0, 0, 0), // the runs' recommendation lines
+        make("gp", 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0),
     };
+    t[12].is_recommendation = t[13].is_recommendation = true;
     size_t n = sizeof t / sizeof t[0];
     summary s;
     assert_int_equal(summary_compute(&s, t, n, cfg), KDT_OK);
