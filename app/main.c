@@ -9,8 +9,13 @@
 #include "kdtune_version.h"
 
 static const cli_command *const commands[] = {
+    &cmd_run,
     &cmd_partition,
     &cmd_pretrain,
+    &cmd_grid,
+    &cmd_tune,
+    &cmd_eval,
+    &cmd_report,
     &cmd_validate,
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };

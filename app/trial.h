@@ -23,7 +23,7 @@ typedef struct {
     double temperature, alpha;
     int transfer_set, position;    // cfg_transfer, cfg_position
     bool ok;
-    char reason[128];              // why a failed round failed
+    char reason[160];              // why a failed round failed
     double val_gain, test_gain, forgetting;
     double student_val_before, student_val_after, student_test_before, student_test_after;
     double teacher_test, seconds;

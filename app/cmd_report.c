@@ -1,0 +1,36 @@
+// `kdtune report`: summary.json, recommended.yaml, report.md and plots from a run directory.
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "app/commands.h"
+#include "app/report.h"
+#include "common/fs.h"
+#include "common/log.h"
+
+static int run(const cli_args *args) {
+    // The run's own resolved config, unless -c names another.
+    cli_args a = *args;
+    char path[4096];
+    const char *dir = args->output_dir ? args->output_dir : "runs/default";
+    if (!a.config_path && fs_join(path, sizeof path, dir, "config.yaml") == KDT_OK && fs_exists(path))
+        a.config_path = path;
+    kdt_config *cfg = malloc(sizeof *cfg);
+    if (!cfg) return 1;
+    kdt_status s = cli_load_config(&a, cfg);
+    if (!s) {
+        s = report_write(cfg->output.dir, cfg, stdout);
+        if (s) log_error("%s", kdt_errmsg());
+        else log_info("wrote %s/report.md, summary.json, recommended.yaml%s", cfg->output.dir,
+                      cfg->output.plots ? " and plots/" : "");
+    }
+    free(cfg);
+    return kdt_exit_code(s);
+}
+
+const cli_command cmd_report = {
+    .name = "report",
+    .summary = "Write summary.json, recommended.yaml, report.md and plots from a run directory.",
+    .usage = "-o DIR [-c FILE] [key.path=value ...]",
+    .help = "Reads DIR/trials.jsonl with the run's config (DIR/config.yaml unless -c is given).\n",
+    .run = run,
+};

@@ -1,0 +1,35 @@
+// KD evaluations driven per pair: the default setting, the grid and the tuning strategies, each a
+// run in the journal (run keys such as "default/0-3", "grid/0-3", "gp/0-3", "gp/0-3/reverse"),
+// so that an interrupted command continues where it stopped when run again.
+#pragma once
+#include "app/config.h"
+#include "app/evaluator.h"
+#include "common/progress.h"
+#include "tuner/tuner.h"
+
+typedef struct {
+    int i, j;
+} tuning_pair;
+
+// Parses "0-1,2-5" (or "all") into pairs of participants i < j; NULL spec = all pairs.
+// *n gets the count; pairs has room for participants * (participants - 1) / 2.
+kdt_status tuning_parse_pairs(const char *spec, int participants, tuning_pair *pairs, int *n);
+
+// The tuner's search space from cfg->space: temperature, alpha, transfer_set, position (fixed
+// when fixed_position >= 0).
+kdt_status tuning_space_create(tuner_space **out, const kdt_config *cfg, int fixed_position);
+
+// Evaluations each phase adds per pair (for progress bars).
+int tuning_default_size(void);
+int tuning_grid_size(const kdt_config *cfg);
+
+// The default setting (kd.temperature, kd.alpha) in both positions with every transfer set.
+kdt_status tuning_default(evaluator *e, const kdt_config *cfg, tuning_pair p, progress *bar, size_t *done);
+
+// The exhaustive grid of cfg->grid on the pair.
+kdt_status tuning_grid(evaluator *e, const kdt_config *cfg, tuning_pair p, progress *bar, size_t *done);
+
+// One strategy with cfg->tuner.budget evaluations (per position when cfg->tuner.ordered), ending
+// with the run's recommendation line.
+kdt_status tuning_tune(evaluator *e, const kdt_config *cfg, tuner_strategy strategy, tuning_pair p,
+                       progress *bar, size_t *done);
