@@ -42,12 +42,12 @@ static int run(const cli_args *args) {
     char pair[32];
     snprintf(pair, sizeof pair, "%d-%d", i, j);
     pipeline p;
-    kdt_status s = pipeline_open(&p, &a, pair);
+    kdt_status s = pipeline_open(&p, &a, pair, false);
     if (!s) {
         const kdt_config *cfg = p.cfg;
         trial t = {.fixed_position = -1};
         snprintf(t.strategy, sizeof t.strategy, "eval");
-        s = evaluator_eval(p.eval, i, j, cfg->kd.temperature, cfg->kd.alpha, cfg->kd.transfer_set, cfg->kd.position, &t);
+        s = evaluator_eval(p.eval, 0, i, j, cfg->kd.temperature, cfg->kd.alpha, cfg->kd.transfer_set, cfg->kd.position, &t);
         // One journal line per distinct setting, keyed by it.
         char key[160];
         snprintf(key, sizeof key, "eval/%d-%d/%s/%s/%.17g/%.17g", i, j, config_choice_name("kd.position", t.position),

@@ -5,7 +5,7 @@
 
 static int run(const cli_args *args) {
     pipeline p;
-    kdt_status s = pipeline_open(&p, args, args->opt['p']);
+    kdt_status s = pipeline_open(&p, args, args->opt['p'], true);
     if (!s) s = pipeline_run(&p, &(pipeline_phases){.defaults = true, .grid = true});
     pipeline_close(&p);
     return kdt_exit_code(s);

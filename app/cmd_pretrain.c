@@ -12,9 +12,8 @@ static int run(const cli_args *args) {
     if (!cfg) return 1;
     kdt_status s = cli_load_config(args, cfg);
     if (!s) {
-        setup_threads(cfg);
         setup st;
-        s = setup_federation(&st, cfg);
+        s = setup_federation(&st, cfg, setup_threads(cfg));
         if (s) log_error("%s", kdt_errmsg());
         else log_info("participants and participants/pretrain.csv are in %s", st.run_dir);
         setup_free(&st);

@@ -11,7 +11,7 @@
 static int run(const cli_args *args) {
     double t0 = timer_now();
     pipeline p;
-    kdt_status s = pipeline_open(&p, args, args->opt['p']);
+    kdt_status s = pipeline_open(&p, args, args->opt['p'], true);
     if (!s) {
         pipeline_phases ph = {.defaults = true, .grid = !args->opt['G']};
         pipeline_config_strategies(p.cfg, &ph);

@@ -20,7 +20,7 @@ static int run(const cli_args *args) {
     }
     if (args->opt['O'] && a.n_overrides < CLI_MAX_OVERRIDES) a.overrides[a.n_overrides++] = ordered;
     pipeline p;
-    kdt_status s = pipeline_open(&p, &a, args->opt['p']);
+    kdt_status s = pipeline_open(&p, &a, args->opt['p'], true);
     if (!s && !args->opt['s']) pipeline_config_strategies(p.cfg, &ph);
     if (!s && ph.n_strategies == 0) {
         s = kdt_fail(KDT_ERR_CONFIG, "no strategy to run: give --strategy or tuner.strategies");

@@ -1,6 +1,7 @@
 // The evaluation cache over the journal, and KD rounds for what it does not hold.
 #include "app/evaluator.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,10 @@ typedef struct {
 struct evaluator {
     setup *setup;
     const kdt_config *cfg;
-    kd_round *round;
+    int workers;
+    kd_round **rounds;           // (workers) scratch per thread
+    pthread_mutex_t state_lock;  // the cache, the line set, the counters
+    pthread_mutex_t journal_lock;
     char journal[4096];
     cache_slot *slots;
     size_t cap, used;
@@ -102,10 +106,15 @@ static kdt_status lines_add(line_set *l, uint64_t h) {
 
 bool evaluator_has_line(const evaluator *e, const char *run_key, int i) {
     uint64_t h = line_hash(run_key, i);
-    for (size_t q = 0; q < e->lines.n; q++)
-        if (e->lines.hashes[q] == h) return true;
-    return false;
+    pthread_mutex_lock((pthread_mutex_t *)&e->state_lock);
+    bool found = false;
+    for (size_t q = 0; q < e->lines.n && !found; q++) found = e->lines.hashes[q] == h;
+    pthread_mutex_unlock((pthread_mutex_t *)&e->state_lock);
+    return found;
 }
+
+void evaluator_lock_journal(evaluator *e) { pthread_mutex_lock(&e->journal_lock); }
+void evaluator_unlock_journal(evaluator *e) { pthread_mutex_unlock(&e->journal_lock); }
 
 static kdt_status load_line(const json_t *line, size_t lineno, void *user) {
     evaluator *e = user;
@@ -122,12 +131,15 @@ static kdt_status load_line(const json_t *line, size_t lineno, void *user) {
     return cache_put(e, &k, &t);
 }
 
-kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg) {
+kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, int workers) {
     *out = NULL;
     evaluator *e = calloc(1, sizeof *e);
     if (!e) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
     e->setup = s;
     e->cfg = cfg;
+    e->workers = workers > 1 ? workers : 1;
+    pthread_mutex_init(&e->state_lock, NULL);
+    pthread_mutex_init(&e->journal_lock, NULL);
     kdt_status st = fs_join(e->journal, sizeof e->journal, s->run_dir, "trials.jsonl");
     size_t damaged_at = (size_t)-1;
     e->cap = 1024;
@@ -141,7 +153,11 @@ kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg) {
         if (f) fclose(f);
         if (size >= 0 && (size_t)size > damaged_at) st = tuner_journal_truncate(e->journal, damaged_at);
     }
-    if (!st && !(e->round = kd_round_create(s->fed))) st = KDT_ERR_NOMEM;
+    if (!st && !(e->rounds = calloc((size_t)e->workers, sizeof *e->rounds))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    for (int w = 0; !st && w < e->workers; w++)
+        if (!(e->rounds[w] = kd_round_create(s->fed))) st = KDT_ERR_NOMEM;
+    // Rounds on several threads only read the logit cache: fill it first.
+    if (!st && e->workers > 1 && !cfg->kd.sgd.augment) st = kd_federation_cache_logits(s->fed);
     if (st) {
         evaluator_destroy(e);
         return st;
@@ -152,30 +168,37 @@ kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg) {
 
 void evaluator_destroy(evaluator *e) {
     if (!e) return;
-    kd_round_destroy(e->round);
+    for (int w = 0; e->rounds && w < e->workers; w++) kd_round_destroy(e->rounds[w]);
+    free(e->rounds);
+    pthread_mutex_destroy(&e->state_lock);
+    pthread_mutex_destroy(&e->journal_lock);
     free(e->slots);
     free(e->lines.hashes);
     free(e);
 }
 
 const char *evaluator_journal(const evaluator *e) { return e->journal; }
-int evaluator_trained(const evaluator *e) { return e->trained; }
+int evaluator_trained(const evaluator *e) { return e->trained; } // read between phases, not during
 int evaluator_cache_hits(const evaluator *e) { return e->hits; }
 
-kdt_status evaluator_eval(evaluator *e, int i, int j, double temperature, double alpha,
+kdt_status evaluator_eval(evaluator *e, int worker, int i, int j, double temperature, double alpha,
                           int transfer_set, int position, trial *t) {
     int student = position == POSITION_FORWARD ? j : i, teacher = position == POSITION_FORWARD ? i : j;
     eval_key k = {student, teacher, transfer_set, temperature, alpha};
     trial keep = *t; // the caller's strategy, index and fixed position
+    pthread_mutex_lock(&e->state_lock);
     cache_slot *slot = cache_find(e, &k);
-    if (slot->used) {
+    bool hit = slot->used;
+    if (hit) {
         *t = slot->result;
         t->cached = true;
         e->hits++;
-    } else {
+    }
+    pthread_mutex_unlock(&e->state_lock);
+    if (!hit) {
         kd_setting set = {student, teacher, (float)temperature, (float)alpha, (kd_transfer)transfer_set};
         kd_result r;
-        kdt_status s = kd_round_run(e->round, &set, &r);
+        kdt_status s = kd_round_run(e->rounds[worker], &set, &r);
         if (s) return s;
         memset(t, 0, sizeof *t);
         t->student = student;
@@ -194,8 +217,11 @@ kdt_status evaluator_eval(evaluator *e, int i, int j, double temperature, double
         t->student_test_after = r.student_test_after;
         t->teacher_test = r.teacher_test;
         t->seconds = r.seconds;
-        if ((s = cache_put(e, &k, t))) return s;
+        pthread_mutex_lock(&e->state_lock);
+        s = cache_put(e, &k, t);
         e->trained++;
+        pthread_mutex_unlock(&e->state_lock);
+        if (s) return s;
     }
     memcpy(t->strategy, keep.strategy, sizeof t->strategy);
     t->index = keep.index;
@@ -209,8 +235,14 @@ kdt_status evaluator_eval(evaluator *e, int i, int j, double temperature, double
 
 kdt_status evaluator_append(evaluator *e, const trial *t, const char *run_key) {
     json_t *line = trial_line(t, run_key);
+    pthread_mutex_lock(&e->journal_lock);
     kdt_status s = tuner_journal_append(e->journal, line);
+    pthread_mutex_unlock(&e->journal_lock);
     json_decref(line);
-    if (!s) s = lines_add(&e->lines, line_hash(run_key, t->index));
+    if (!s) {
+        pthread_mutex_lock(&e->state_lock);
+        s = lines_add(&e->lines, line_hash(run_key, t->index));
+        pthread_mutex_unlock(&e->state_lock);
+    }
     return s;
 }

@@ -12,7 +12,8 @@
 typedef struct evaluator evaluator;
 
 // Reads run_dir/trials.jsonl (a damaged last line is cut off with a warning) into the cache.
-kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg);
+// workers: how many threads may evaluate at once (each gets its own KD scratch space).
+kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, int workers);
 void evaluator_destroy(evaluator *e);
 
 const char *evaluator_journal(const evaluator *e);
@@ -22,14 +23,21 @@ const char *evaluator_journal(const evaluator *e);
 // before (t->cached is then true), else from a KD round, which is added to the cache. Leaves
 // t->strategy, t->index and t->fixed_position to the caller. A diverged round is a trial with
 // ok = false, not an error.
-kdt_status evaluator_eval(evaluator *e, int i, int j, double temperature, double alpha,
+// worker: the calling thread's number in [0, workers). Thread-safe.
+kdt_status evaluator_eval(evaluator *e, int worker, int i, int j, double temperature, double alpha,
                           int transfer_set, int position, trial *t);
 
 // Whether the journal already has line i of run_key (for lines the application writes itself).
 bool evaluator_has_line(const evaluator *e, const char *run_key, int i);
 
 // Appends a line the application writes itself (default and eval evaluations, recommendations).
+// Thread-safe.
 kdt_status evaluator_append(evaluator *e, const trial *t, const char *run_key);
+
+// The journal lock: held around every tuner call that reads or writes the journal
+// (tuner_set_journal, tuner_tell) when several threads share it.
+void evaluator_lock_journal(evaluator *e);
+void evaluator_unlock_journal(evaluator *e);
 
 // Evaluations trained by this evaluator, and served from the cache.
 int evaluator_trained(const evaluator *e);

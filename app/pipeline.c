@@ -9,7 +9,9 @@
 #include "common/log.h"
 #include "common/timer.h"
 
-kdt_status pipeline_open(pipeline *p, const cli_args *args, const char *pairs_spec) {
+#include <omp.h>
+
+kdt_status pipeline_open(pipeline *p, const cli_args *args, const char *pairs_spec, bool parallel) {
     memset(p, 0, sizeof *p);
     if (!(p->cfg = malloc(sizeof *p->cfg))) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
     kdt_status s = cli_load_config(args, p->cfg);
@@ -20,8 +22,8 @@ kdt_status pipeline_open(pipeline *p, const cli_args *args, const char *pairs_sp
         s = kdt_fail(KDT_ERR_NOMEM, "out of memory");
     if (!s) s = tuning_parse_pairs(pairs_spec, P, p->pairs, &p->n_pairs);
     if (!s) {
-        setup_threads(cfg);
-        s = setup_federation(&p->setup, cfg);
+        p->workers = parallel ? setup_threads(cfg) : 1;
+        s = setup_federation(&p->setup, cfg, p->workers);
     }
     if (!s) { // the resolved config, for `kdtune report` and for people
         char path[4096];
@@ -30,7 +32,7 @@ kdt_status pipeline_open(pipeline *p, const cli_args *args, const char *pairs_sp
         if (!s) s = fs_write_atomic(path, yaml, strlen(yaml));
         free(yaml);
     }
-    if (!s) s = evaluator_create(&p->eval, &p->setup, cfg);
+    if (!s) s = evaluator_create(&p->eval, &p->setup, cfg, p->workers);
     if (s) log_error("%s", kdt_errmsg());
     return s;
 }
@@ -73,20 +75,41 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     size_t per_pair = (ph->defaults ? (size_t)tuning_default_size() : 0) +
                       (ph->grid ? (size_t)tuning_grid_size(cfg) : 0) +
                       (size_t)ph->n_strategies * (size_t)cfg->tuner.budget * (size_t)positions;
-    size_t total = per_pair * (size_t)p->n_pairs, done = 0;
+    size_t total = per_pair * (size_t)p->n_pairs;
     double t0 = timer_now();
     int trained0 = evaluator_trained(p->eval);
-    progress *bar = progress_create("evaluations", total);
+    tuning_progress prog = {progress_create("evaluations", total), 0, PTHREAD_MUTEX_INITIALIZER};
+    // Phase by phase over all pairs, so that the grid is complete before the tuners are compared;
+    // within a phase the pairs are shared out among the workers.
+    int n_phases = (ph->defaults ? 1 : 0) + (ph->grid ? 1 : 0) + ph->n_strategies;
     kdt_status s = KDT_OK;
-    // Phase by phase over all pairs, so that the grid is complete before the tuners are compared.
-    if (ph->defaults)
-        for (int q = 0; q < p->n_pairs && !s; q++) s = tuning_default(p->eval, cfg, p->pairs[q], bar, &done);
-    if (ph->grid)
-        for (int q = 0; q < p->n_pairs && !s; q++) s = tuning_grid(p->eval, cfg, p->pairs[q], bar, &done);
-    for (int k = 0; k < ph->n_strategies && !s; k++)
-        for (int q = 0; q < p->n_pairs && !s; q++)
-            s = tuning_tune(p->eval, cfg, ph->strategies[k], p->pairs[q], bar, &done);
-    progress_finish(bar);
+    for (int phase = 0; phase < n_phases && !s; phase++) {
+        int kind = phase; // 0 defaults, 1 grid, 2.. strategies, after skipping absent phases
+        if (!ph->defaults) kind++;
+        if (!ph->grid && kind >= 1) kind++;
+        volatile bool failed = false;
+        char msg[1024] = "";
+#pragma omp parallel for schedule(dynamic, 1) num_threads(p->workers) if (p->workers > 1)
+        for (int q = 0; q < p->n_pairs; q++) {
+            if (failed) continue;
+            int w = omp_get_thread_num();
+            kdt_status st;
+            if (kind == 0) st = tuning_default(p->eval, w, cfg, p->pairs[q], &prog);
+            else if (kind == 1) st = tuning_grid(p->eval, w, cfg, p->pairs[q], &prog);
+            else st = tuning_tune(p->eval, w, cfg, ph->strategies[kind - 2], p->pairs[q], &prog);
+            if (st) {
+#pragma omp critical(pipeline_error)
+                if (!failed) {
+                    failed = true;
+                    s = st;
+                    snprintf(msg, sizeof msg, "%s", kdt_errmsg());
+                }
+            }
+        }
+        if (s) kdt_fail(s, "%s", msg);
+    }
+    progress_finish(prog.bar);
+    size_t done = prog.done;
     int trained = evaluator_trained(p->eval) - trained0;
     double secs = timer_now() - t0;
     if (s) log_error("%s", kdt_errmsg());

@@ -13,11 +13,13 @@ typedef struct {
     evaluator *eval;
     tuning_pair *pairs;
     int n_pairs;
+    int workers;        // evaluations at once, one thread each
 } pipeline;
 
 // Loads the config from the command line, pre-trains or loads the participants, writes
-// run_dir/config.yaml and opens the journal. pairs_spec: --pairs (NULL = all pairs).
-kdt_status pipeline_open(pipeline *p, const cli_args *args, const char *pairs_spec);
+// run_dir/config.yaml and opens the journal. pairs_spec: --pairs (NULL = all pairs). parallel:
+// evaluate several pairs at once (else one evaluation at a time on every thread).
+kdt_status pipeline_open(pipeline *p, const cli_args *args, const char *pairs_spec, bool parallel);
 void pipeline_close(pipeline *p);
 
 typedef struct {

@@ -11,9 +11,8 @@
 #include "common/rng.h"
 #include "common/strbuf.h"
 
-void setup_threads(const kdt_config *cfg) {
-    int n = cfg->experiment.threads > 0 ? cfg->experiment.threads : omp_get_num_procs();
-    model_set_threads(n);
+int setup_threads(const kdt_config *cfg) {
+    return cfg->experiment.threads > 0 ? cfg->experiment.threads : omp_get_num_procs();
 }
 
 // The hash of everything the pre-trained participants depend on: the resolved YAML of those
@@ -111,7 +110,8 @@ kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
     return KDT_OK;
 }
 
-kdt_status setup_federation(setup *s, const kdt_config *cfg) {
+kdt_status setup_federation(setup *s, const kdt_config *cfg, int workers) {
+    model_set_threads(workers > 1 ? 1 : setup_threads(cfg));
     kdt_status st = setup_partition(s, cfg, false);
     if (st) return st;
     const dataset *pool = s->splits.pool;
@@ -148,6 +148,7 @@ kdt_status setup_federation(setup *s, const kdt_config *cfg) {
                     data_flip_resolve((data_flip)cfg->data.augment.flip, (data_source)cfg->data.source)},
         .seed = (uint64_t)cfg->experiment.seed,
         .checkpoint_dir = ckpt,
+        .workers = workers,
     };
     if (!(s->fed = kd_federation_create(&fs, &s->splits, &s->part))) return KDT_ERR_NOMEM;
     return kd_federation_pretrain(s->fed);

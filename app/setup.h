@@ -15,16 +15,19 @@ typedef struct {
     char run_dir[CFG_STR_MAX];
 } setup;
 
-// Threads for OpenBLAS and OpenMP from experiment.threads (0 = all cores).
-void setup_threads(const kdt_config *cfg);
+// The threads to use: experiment.threads, or every core when it is 0.
+int setup_threads(const kdt_config *cfg);
 
 // Loads the data and makes the partition; saves it under run_dir/partition/ and, when `print`,
 // prints its class-count table on stdout. Also checks that run_dir was not made with another
 // config (see setup_check_run_dir).
 kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print);
 
-// setup_partition, then the federation with every participant pre-trained or loaded.
-kdt_status setup_federation(setup *s, const kdt_config *cfg);
+// setup_partition, then the federation with every participant pre-trained or loaded. With
+// workers > 1, that many participants (and later KD rounds) run at once, each on one thread;
+// with 1, one at a time on every thread of setup_threads. Small models are far faster the first
+// way; the results are the same either way.
+kdt_status setup_federation(setup *s, const kdt_config *cfg, int workers);
 
 void setup_free(setup *s);
 

@@ -124,26 +124,29 @@ static void run_key(char *out, size_t cap, const char *strategy, tuning_pair p, 
     else snprintf(out, cap, "%s/%d-%d/%s", strategy, p.i, p.j, config_choice_name("kd.position", fixed_position));
 }
 
-static void tick(progress *bar, size_t *done) {
-    if (done) progress_update(bar, ++*done);
+void tuning_progress_tick(tuning_progress *p) {
+    if (!p) return;
+    pthread_mutex_lock(&p->lock);
+    progress_update(p->bar, ++p->done);
+    pthread_mutex_unlock(&p->lock);
 }
 
-kdt_status tuning_default(evaluator *e, const kdt_config *cfg, tuning_pair p, progress *bar, size_t *done) {
+kdt_status tuning_default(evaluator *e, int worker, const kdt_config *cfg, tuning_pair p, tuning_progress *prog) {
     char key[64];
     run_key(key, sizeof key, "default", p, -1);
     int index = 0;
     for (int pos = 0; pos < 2; pos++)
         for (int x = 0; x < 3; x++, index++) {
             if (evaluator_has_line(e, key, index)) {
-                tick(bar, done);
+                tuning_progress_tick(prog);
                 continue;
             }
             trial t = {.fixed_position = -1, .index = index};
             snprintf(t.strategy, sizeof t.strategy, "default");
-            kdt_status s = evaluator_eval(e, p.i, p.j, cfg->kd.temperature, cfg->kd.alpha, x, pos, &t);
+            kdt_status s = evaluator_eval(e, worker, p.i, p.j, cfg->kd.temperature, cfg->kd.alpha, x, pos, &t);
             if (!s) s = evaluator_append(e, &t, key);
             if (s) return s;
-            tick(bar, done);
+            tuning_progress_tick(prog);
         }
     return KDT_OK;
 }
@@ -159,12 +162,12 @@ static void point_setting(const tuner_space *s, const double *x, double *T, doub
 }
 
 // The ask / evaluate / tell loop of one tuner; ends with the recommendation line.
-static kdt_status drive(evaluator *e, tuner *tn, const char *strategy, const char *key, tuning_pair p,
-                        int fixed_position, progress *bar, size_t *done) {
+static kdt_status drive(evaluator *e, int worker, tuner *tn, const char *strategy, const char *key,
+                        tuning_pair p, int fixed_position, tuning_progress *prog) {
     const tuner_space *space = tuner_get_space(tn);
     double x[N_PARAMS];
     kdt_status s = KDT_OK;
-    for (size_t q = 0; q < tuner_n_told(tn); q++) tick(bar, done); // replayed from the journal
+    for (size_t q = 0; q < tuner_n_told(tn); q++) tuning_progress_tick(prog); // replayed from the journal
     while (!s && !tuner_done(tn)) {
         if ((s = tuner_ask(tn, x))) break;
         double T, alpha;
@@ -172,11 +175,13 @@ static kdt_status drive(evaluator *e, tuner *tn, const char *strategy, const cha
         point_setting(space, x, &T, &alpha, &transfer, &position);
         trial t = {.fixed_position = fixed_position, .index = (int)tuner_n_told(tn)};
         snprintf(t.strategy, sizeof t.strategy, "%s", strategy);
-        if ((s = evaluator_eval(e, p.i, p.j, T, alpha, transfer, position, &t))) break;
+        if ((s = evaluator_eval(e, worker, p.i, p.j, T, alpha, transfer, position, &t))) break;
         json_t *extra = trial_to_json(&t);
+        evaluator_lock_journal(e); // tuner_tell appends to the shared journal
         s = tuner_tell(tn, t.ok ? t.val_gain : NAN, extra);
+        evaluator_unlock_journal(e);
         json_decref(extra);
-        tick(bar, done);
+        tuning_progress_tick(prog);
     }
     if (s || tuner_n_told(tn) == 0) return s;
     // The recommendation: the index of the recommended point among the told ones.
@@ -211,8 +216,8 @@ static kdt_status default_point(const tuner_space *s, const kdt_config *cfg, dou
     return KDT_OK;
 }
 
-kdt_status tuning_tune(evaluator *e, const kdt_config *cfg, tuner_strategy strategy, tuning_pair p,
-                       progress *bar, size_t *done) {
+kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_strategy strategy,
+                       tuning_pair p, tuning_progress *prog) {
     const char *name = tuner_strategy_name(strategy);
     int first = cfg->tuner.ordered ? 0 : -1, last = cfg->tuner.ordered ? 1 : -1;
     for (int fixed = first; fixed <= last; fixed++) {
@@ -235,8 +240,12 @@ kdt_status tuning_tune(evaluator *e, const kdt_config *cfg, tuner_strategy strat
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
         char key[64];
         run_key(key, sizeof key, name, p, fixed);
-        if (!s) s = tuner_set_journal(tn, evaluator_journal(e), key);
-        if (!s) s = drive(e, tn, name, key, p, fixed, bar, done);
+        if (!s) {
+            evaluator_lock_journal(e); // it reads the journal, which others append to
+            s = tuner_set_journal(tn, evaluator_journal(e), key);
+            evaluator_unlock_journal(e);
+        }
+        if (!s) s = drive(e, worker, tn, name, key, p, fixed, prog);
         if (!s) log_debug("%s: %zu evaluations", key, tuner_n_told(tn));
         if (!s) {
             double xb[N_PARAMS], vb;
@@ -256,7 +265,7 @@ kdt_status tuning_tune(evaluator *e, const kdt_config *cfg, tuner_strategy strat
     return KDT_OK;
 }
 
-kdt_status tuning_grid(evaluator *e, const kdt_config *cfg, tuning_pair p, progress *bar, size_t *done) {
+kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_pair p, tuning_progress *prog) {
     tuner_space *space;
     kdt_status s = grid_space_create(&space, cfg);
     if (s) return s;
@@ -267,8 +276,12 @@ kdt_status tuning_grid(evaluator *e, const kdt_config *cfg, tuning_pair p, progr
     if (!s) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
     char key[64];
     run_key(key, sizeof key, "grid", p, -1);
-    if (!s) s = tuner_set_journal(tn, evaluator_journal(e), key);
-    if (!s) s = drive(e, tn, "grid", key, p, -1, bar, done);
+    if (!s) {
+        evaluator_lock_journal(e);
+        s = tuner_set_journal(tn, evaluator_journal(e), key);
+        evaluator_unlock_journal(e);
+    }
+    if (!s) s = drive(e, worker, tn, "grid", key, p, -1, prog);
     tuner_destroy(tn);
     tuner_space_destroy(space);
     return s;

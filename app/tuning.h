@@ -7,9 +7,20 @@
 #include "common/progress.h"
 #include "tuner/tuner.h"
 
+#include <pthread.h>
+
 typedef struct {
     int i, j;
 } tuning_pair;
+
+// A progress bar shared by the threads that evaluate.
+typedef struct {
+    progress *bar;
+    size_t done;
+    pthread_mutex_t lock;
+} tuning_progress;
+
+void tuning_progress_tick(tuning_progress *p);
 
 // Parses "0-1,2-5" (or "all") into pairs of participants i < j; NULL spec = all pairs.
 // *n gets the count; pairs has room for participants * (participants - 1) / 2.
@@ -23,13 +34,16 @@ kdt_status tuning_space_create(tuner_space **out, const kdt_config *cfg, int fix
 int tuning_default_size(void);
 int tuning_grid_size(const kdt_config *cfg);
 
+// Each phase below runs on one pair; `worker` is the calling thread's number for the evaluator,
+// and `prog` may be NULL.
+
 // The default setting (kd.temperature, kd.alpha) in both positions with every transfer set.
-kdt_status tuning_default(evaluator *e, const kdt_config *cfg, tuning_pair p, progress *bar, size_t *done);
+kdt_status tuning_default(evaluator *e, int worker, const kdt_config *cfg, tuning_pair p, tuning_progress *prog);
 
 // The exhaustive grid of cfg->grid on the pair.
-kdt_status tuning_grid(evaluator *e, const kdt_config *cfg, tuning_pair p, progress *bar, size_t *done);
+kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_pair p, tuning_progress *prog);
 
 // One strategy with cfg->tuner.budget evaluations (per position when cfg->tuner.ordered), ending
 // with the run's recommendation line.
-kdt_status tuning_tune(evaluator *e, const kdt_config *cfg, tuner_strategy strategy, tuning_pair p,
-                       progress *bar, size_t *done);
+kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_strategy strategy,
+                       tuning_pair p, tuning_progress *prog);

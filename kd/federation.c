@@ -212,39 +212,77 @@ static kdt_status write_pretrain_csv(const kd_federation *f) {
     return s;
 }
 
-kdt_status kd_federation_pretrain(kd_federation *f) {
+// Loads or trains participant c, then measures it. Runs on any thread: it touches only c's model
+// and record, and files of its own.
+static kdt_status prepare_one(kd_federation *f, int c) {
     const char *dir = f->spec.checkpoint_dir;
-    kdt_status s = dir ? fs_mkdir_p(dir) : KDT_OK;
-    for (int c = 0; c < f->spec.participants && !s; c++) {
-        kd_participant *p = &f->info[c];
-        char path[4096];
-        p->from_checkpoint = false;
-        if (dir) {
-            char name[32];
-            snprintf(name, sizeof name, "p%d.ckpt", c);
-            if ((s = fs_join(path, sizeof path, dir, name))) break;
-            if (fs_exists(path)) {
-                if (model_load(f->models[c], path) == KDT_OK) p->from_checkpoint = true;
-                else log_warn("%s; retraining participant %d", kdt_errmsg(), c);
-            }
+    kd_participant *p = &f->info[c];
+    char path[4096];
+    kdt_status s = KDT_OK;
+    p->from_checkpoint = false;
+    if (dir) {
+        char name[32];
+        snprintf(name, sizeof name, "p%d.ckpt", c);
+        if ((s = fs_join(path, sizeof path, dir, name))) return s;
+        if (fs_exists(path)) {
+            if (model_load(f->models[c], path) == KDT_OK) p->from_checkpoint = true;
+            else log_warn("%s; retraining participant %d", kdt_errmsg(), c);
         }
-        if (!p->from_checkpoint) {
-            double t0 = timer_now();
-            if ((s = pretrain_one(f, c))) break;
-            p->seconds = timer_now() - t0;
-            if (dir && (s = model_save(f->models[c], path))) break;
-        }
-        p->val_acc = kd_evaluate(f->models[c], f->splits->val, NULL);
-        p->test_acc = kd_evaluate(f->models[c], f->splits->test, p->class_test_acc);
-        p->own_test_acc = kd_own_accuracy(kd_federation_own_props(f, c), p->class_test_acc, f->classes);
-        log_info("participant %d (%s, %d examples): %s, val %.1f%%, test %.1f%% (own classes %.1f%%)",
-                 c, model_arch_name(f->specs[c].arch), p->local_n,
-                 p->from_checkpoint ? "checkpoint loaded" : "pre-trained", 100 * p->val_acc,
-                 100 * p->test_acc, 100 * p->own_test_acc);
     }
-    if (!s && dir) s = write_pretrain_csv(f);
+    if (!p->from_checkpoint) {
+        double t0 = timer_now();
+        if ((s = pretrain_one(f, c))) return s;
+        p->seconds = timer_now() - t0;
+        if (dir && (s = model_save(f->models[c], path))) return s;
+    }
+    p->val_acc = kd_evaluate(f->models[c], f->splits->val, NULL);
+    p->test_acc = kd_evaluate(f->models[c], f->splits->test, p->class_test_acc);
+    p->own_test_acc = kd_own_accuracy(kd_federation_own_props(f, c), p->class_test_acc, f->classes);
+    log_info("participant %d (%s, %d examples): %s, val %.1f%%, test %.1f%% (own classes %.1f%%)", c,
+             model_arch_name(f->specs[c].arch), p->local_n,
+             p->from_checkpoint ? "checkpoint loaded" : "pre-trained", 100 * p->val_acc,
+             100 * p->test_acc, 100 * p->own_test_acc);
+    return KDT_OK;
+}
+
+// Runs fn on every participant with the spec's workers; returns the first failure (lowest id)
+// with its message, which is copied out of the thread that failed.
+static kdt_status for_each_participant(kd_federation *f, kdt_status (*fn)(kd_federation *, int)) {
+    int P = f->spec.participants, workers = f->spec.workers > 1 ? f->spec.workers : 1;
+    kdt_status *status = calloc((size_t)P, sizeof *status);
+    char(*msg)[512] = calloc((size_t)P, sizeof *msg);
+    if (!status || !msg) {
+        free(status);
+        free(msg);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(workers) if (workers > 1)
+    for (int c = 0; c < P; c++) {
+        status[c] = fn(f, c);
+        if (status[c]) snprintf(msg[c], sizeof msg[c], "%s", kdt_errmsg());
+    }
+    kdt_status s = KDT_OK;
+    for (int c = 0; c < P && !s; c++)
+        if ((s = status[c])) kdt_fail(s, "%s", msg[c]);
+    free(status);
+    free(msg);
     return s;
 }
+
+kdt_status kd_federation_pretrain(kd_federation *f) {
+    kdt_status s = f->spec.checkpoint_dir ? fs_mkdir_p(f->spec.checkpoint_dir) : KDT_OK;
+    if (!s) s = for_each_participant(f, prepare_one);
+    if (!s && f->spec.checkpoint_dir) s = write_pretrain_csv(f);
+    return s;
+}
+
+static kdt_status cache_one(kd_federation *f, int c) {
+    kd_logits unused;
+    kdt_status s = kd_federation_logits(f, c, KD_ON_TRANSFER, &unused);
+    return s ? s : kd_federation_logits(f, c, KD_ON_POOL, &unused);
+}
+
+kdt_status kd_federation_cache_logits(kd_federation *f) { return for_each_participant(f, cache_one); }
 
 kdt_status kd_federation_logits(kd_federation *f, int cid, kd_logit_set set, kd_logits *out) {
     const dataset *d = set == KD_ON_TRANSFER ? f->splits->transfer : f->splits->pool;

@@ -34,6 +34,7 @@ typedef struct {
     augment_spec augment;           // applied where pretrain.sgd.augment or kd.augment is set
     uint64_t seed;
     const char *checkpoint_dir;     // where p<cid>.ckpt and pretrain.csv live; NULL: none
+    int workers;                    // participants pre-trained at once, one thread each (>= 1)
 } kd_federation_spec;
 
 typedef struct {
@@ -54,8 +55,14 @@ void kd_federation_destroy(kd_federation *f);
 
 // Pre-trains every participant, or loads its checkpoint when a valid one for the same
 // architecture exists in checkpoint_dir (a damaged one is reported and retrained), then measures
-// its accuracies and writes checkpoint_dir/pretrain.csv.
+// its accuracies and writes checkpoint_dir/pretrain.csv. With workers > 1 the participants are
+// trained in parallel, one thread each (the caller sets the engine to one thread); every
+// participant's training depends on the seed and its id only, so the result is the same.
 kdt_status kd_federation_pretrain(kd_federation *f);
+
+// Computes every participant's logits on the transfer set and the pool (in parallel, as above),
+// so that KD rounds on several threads only read the cache.
+kdt_status kd_federation_cache_logits(kd_federation *f);
 
 const kd_participant *kd_federation_participant(const kd_federation *f, int cid);
 int kd_federation_size(const kd_federation *f);
