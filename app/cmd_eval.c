@@ -56,6 +56,7 @@ static int run(const cli_args *args) {
         if (!s) {
             json_t *o = trial_to_json(&t);
             json_object_del(o, "fixed_position");
+            json_object_del(o, "cached"); // the same call prints the same line, cached or not
             char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
             printf("%s\n", line);
             free(line);
