@@ -11,6 +11,7 @@
 struct kd_round {
     kd_federation *f;
     int P, K, B, ex;
+    bool use_cache;
     model **student;   // (P) scratch student per participant; participants of one spec share it
     sgd **opt;         // (P) its optimizer
     batcher *on_transfer;
@@ -28,6 +29,7 @@ kd_round *kd_round_create(kd_federation *f) {
     const kd_federation_spec *fs = kd_federation_spec_of(f);
     const data_splits *sp = kd_federation_splits(f);
     r->f = f;
+    r->use_cache = true;
     r->P = fs->participants;
     r->K = sp->pool->classes;
     r->B = fs->kd.batch_size;
@@ -68,6 +70,8 @@ fail:
     kd_round_destroy(r);
     return NULL;
 }
+
+void kd_round_use_cache(kd_round *r, bool on) { r->use_cache = on; }
 
 void kd_round_destroy(kd_round *r) {
     if (!r) return;
@@ -117,9 +121,10 @@ kdt_status kd_round_run(kd_round *r, const kd_setting *s, kd_result *out) {
     kd_logit_set set = own ? KD_ON_POOL : KD_ON_TRANSFER;
     batcher *bt = own ? r->on_own[S] : r->on_transfer;
     // Cached logits apply only to unaugmented images; with augmentation they are computed per batch.
+    bool cached = !fs->kd.augment && r->use_cache;
     kd_logits teacher = {0}, self = {0};
     kdt_status st = KDT_OK;
-    if (!fs->kd.augment) {
+    if (cached) {
         st = kd_federation_logits(f, T, set, &teacher);
         if (!st && s->transfer == KD_UNLABELLED_SELF) st = kd_federation_logits(f, S, set, &self);
     }
@@ -136,7 +141,7 @@ kdt_status kd_round_run(kd_round *r, const kd_setting *s, kd_result *out) {
         int b, step = 0;
         while ((b = batcher_next(bt, r->x, r->y)) > 0) {
             const int *idx = batcher_batch_indices(bt);
-            if (fs->kd.augment) {
+            if (!cached) {
                 memcpy(r->zt, model_forward(kd_federation_model(f, T), r->x, b, false), sizeof *r->zt * b * K);
                 if (s->transfer == KD_UNLABELLED_SELF)
                     memcpy(r->zs0, model_forward(kd_federation_model(f, S), r->x, b, false), sizeof *r->zs0 * b * K);

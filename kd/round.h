@@ -30,6 +30,10 @@ typedef struct kd_round kd_round;
 kd_round *kd_round_create(kd_federation *f);
 void kd_round_destroy(kd_round *r);
 
+// With the cache off, the teacher's (and the frozen student's) logits are recomputed for every
+// batch, as they must be with augmentation; the results are the same. For benchmarks.
+void kd_round_use_cache(kd_round *r, bool on);
+
 // Runs one round. A pure function of (seed, setting): the batch order depends on the seed, the
 // pair and the transfer set only (common random numbers across T and alpha). Returns KDT_OK with
 // out->ok false when the loss diverges; another status only for errors outside the round.
