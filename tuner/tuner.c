@@ -110,13 +110,19 @@ kdt_status tuner_add_initial_point(tuner *t, const double *x) {
     kdt_status st = check_settable(t, "tuner_add_initial_point");
     if (st) return st;
     if (!tuner_space_contains(t->space, x)) {
-        char buf[1024] = "?";
-        for (size_t i = 0; i < t->np; i++)
-            if (!(x[i] >= tuner_space_lower(t->space, i) && x[i] <= tuner_space_upper(t->space, i)))
-                snprintf(buf, sizeof buf, "'%s' = %g is outside [%g, %g]", tuner_space_name(t->space, i),
-                         x[i], tuner_space_lower(t->space, i), tuner_space_upper(t->space, i));
-        return kdt_fail(KDT_ERR_CONFIG, "tuner: the initial point is not in the search space (%s; "
-                        "fixed parameters must hold their fixed value, choices an index)", buf);
+        char why[512] = "";
+        for (size_t i = 0; i < t->np && !*why; i++) {
+            const tuner_space *s = t->space;
+            if (!(x[i] >= tuner_space_lower(s, i) && x[i] <= tuner_space_upper(s, i)))
+                snprintf(why, sizeof why, "'%s' = %g is outside [%g, %g]", tuner_space_name(s, i),
+                         x[i], tuner_space_lower(s, i), tuner_space_upper(s, i));
+            else if (tuner_space_is_categorical(s, i) && x[i] != floor(x[i]))
+                snprintf(why, sizeof why, "'%s' = %g is not a choice index", tuner_space_name(s, i), x[i]);
+            else if (tuner_space_is_fixed(s, i) && x[i] != tuner_space_fixed_value(s, i))
+                snprintf(why, sizeof why, "'%s' = %g but it is fixed to %g", tuner_space_name(s, i),
+                         x[i], tuner_space_fixed_value(s, i));
+        }
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: the initial point is not in the search space: %s", why);
     }
     if (t->n_init == t->cap_init) {
         size_t cap = t->cap_init ? 2 * t->cap_init : 4;
