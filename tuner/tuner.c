@@ -86,6 +86,7 @@ kdt_status tuner_create(tuner **out, const tuner_space *space, tuner_strategy st
         return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory for a budget of %zu", budget);
     }
     t->budget_eff = strategy == TUNER_GRID && grid_size(t) < budget ? grid_size(t) : budget;
+    if (t->n_cont + t->n_cat == 0) t->budget_eff = 1; // everything fixed: one point to evaluate
     *out = t;
     return KDT_OK;
 }
