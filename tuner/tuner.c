@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/fs.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "tuner/journal.h"
@@ -318,8 +317,8 @@ kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key) {
     if (st) return st;
     if (!run_key || !*run_key) return kdt_fail(KDT_ERR_CONFIG, "tuner: the journal needs a run key");
     replay_ctx c = {json_array(), json_array(), run_key};
-    size_t damaged_at = 0;
-    st = tuner_journal_foreach(path, collect, &c, &damaged_at);
+    tuner_journal_info info;
+    st = tuner_journal_foreach(path, collect, &c, &info);
     t->journal = strdup(path), t->run_key = strdup(run_key);
     for (size_t k = 0; st == KDT_OK && k < json_array_size(c.lines); k++)
         st = replay_line(t, json_array_get(c.lines, k),
@@ -327,11 +326,7 @@ kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key) {
     json_decref(c.lines), json_decref(c.linenos);
     if (st == KDT_OK) {
         // Cut a damaged tail so that the next line does not land after half a line.
-        char *data = NULL;
-        size_t len = 0;
-        if (fs_exists(path) && fs_read_all(path, &data, &len) == KDT_OK && damaged_at < len)
-            st = tuner_journal_truncate(path, damaged_at);
-        free(data);
+        st = tuner_journal_repair(path, &info);
         if (t->n) log_info("%s: run '%s' resumed after %zu of %zu evaluations", path, run_key, t->n,
                            t->budget_eff);
     }

@@ -240,11 +240,27 @@ static void missing_journal_is_empty_and_blank_lines_are_skipped(void **state) {
     assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, NULL), KDT_OK);
     assert_int_equal(c.lines, 0);
     write_text(journal_path, "{\"run\":\"x\"}\n\n  \n{\"run\":\"gp/0-1\"}\n{\"run\":");
-    size_t damaged = 0;
-    assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, &damaged), KDT_OK);
+    tuner_journal_info info;
+    assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, &info), KDT_OK);
     assert_int_equal(c.lines, 2);
     assert_int_equal(c.of_a, 1);
-    assert_int_equal(damaged, strlen("{\"run\":\"x\"}\n\n  \n{\"run\":\"gp/0-1\"}\n"));
+    size_t good = strlen("{\"run\":\"x\"}\n\n  \n{\"run\":\"gp/0-1\"}\n");
+    assert_int_equal(info.damaged_at, good);
+    assert_int_equal(tuner_journal_repair(journal_path, &info), KDT_OK);
+    assert_int_equal(file_size(journal_path), good);
+    // A complete last line without its newline is kept and terminated.
+    write_text(journal_path, "{\"run\":\"x\"}\n{\"run\":\"y\"}");
+    c = (census){0};
+    assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, &info), KDT_OK);
+    assert_int_equal(c.lines, 2);
+    assert_true(info.unterminated && info.damaged_at == info.size);
+    assert_int_equal(tuner_journal_repair(journal_path, &info), KDT_OK);
+    json_t *line = json_pack("{s:s}", "run", "z");
+    assert_int_equal(tuner_journal_append(journal_path, line), KDT_OK);
+    json_decref(line);
+    c = (census){0};
+    assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, &info), KDT_OK);
+    assert_int_equal(c.lines, 3);
     remove(journal_path);
 }
 
