@@ -1,18 +1,22 @@
 // The Gaussian-process model: kernel, MAP fit of the hyper-parameters with analytic gradients,
 // posterior prediction, and the log expected improvement.
 //
-// Hyper-parameters theta (p = dc + dk + 2), all on a log scale so that they are unconstrained
-// apart from generous box bounds:
-//   theta[j]            log length scale of continuous input j       prior N(log 0.4, 1.2^2)
-//   theta[dc + k]       log rate of categorical k (similarity e^-rate) prior N(0, 1.5^2)
-//   theta[dc + dk]      log signal variance                           prior N(0, 1.5^2)
-//   theta[dc + dk + 1]  log noise variance above the floor             prior N(-7, 3^2)
-//   theta[dc + dk + 2]  log bias b (relative to the signal variance)   prior N(-1, 1.5^2)
+// Data: inputs in the unit cube (continuous) and choice indices (categorical); outputs
+// standardized, warped by a Yeo-Johnson transform fitted by maximum likelihood, standardized
+// again, so that the priors below are scale-free.
 // Kernel: s2 (M52(r) + b) prod_k (e^-rate_k if the choices of k differ, else 1), r the ARD
-// distance. The bias b lets each categorical combination have its own offset (the product
-// expands into a shared part plus per-combination parts, each with its constant): without it a
-// combination that is the same shape moved up or down is poorly modelled.
-// (outputs are standardized, inputs in the unit cube, so the priors are scale-free).
+// distance, plus the noise variance on the diagonal. The bias b lets each categorical combination
+// have its own offset (the product expands into a shared part plus per-combination parts, each
+// with its constant): without it a combination of the same shape moved up or down is poorly
+// modelled.
+// Hyper-parameters theta (p = dc + dk + 3), all on a log scale, in generous box bounds:
+//   theta[j]            log length scale of continuous input j         prior N(log 0.4, 1.2^2)
+//   theta[dc + k]       log rate of categorical k (similarity e^-rate)  prior N(0, 1.5^2)
+//   theta[dc + dk]      log signal variance s2                          prior N(0, 1.5^2)
+//   theta[dc + dk + 1]  log noise variance above the floor              prior N(-7, 3^2)
+//   theta[dc + dk + 2]  log bias b (relative to s2)                     prior N(-1, 1.5^2)
+// Fit: L-BFGS (NLopt) on the negative log posterior from the previous fit (warm start), from
+// the prior's mode and from one draw of the prior; the best wins.
 #include "tuner/gp.h"
 
 #include <assert.h>
