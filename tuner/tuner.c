@@ -275,10 +275,13 @@ static kdt_status replay_line(tuner *t, const json_t *line, size_t lineno) {
     const char *strat = json_string_value(json_object_get(line, "strategy"));
     json_t *seed = json_object_get(line, "seed"), *idx = json_object_get(line, "i");
     json_t *value = json_object_get(line, "value");
-    if (!strat || !json_is_integer(seed) || !json_is_integer(idx) || !value ||
-        !(json_is_number(value) || json_is_null(value)))
-        return kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': a line needs \"strategy\", \"seed\", "
-                        "\"i\", \"x\" and \"value\"", path, lineno, key);
+    const char *bad = !strat ? "strategy" : !json_is_integer(seed) ? "seed" : !json_is_integer(idx) ? "i"
+                    : !json_is_object(json_object_get(line, "x")) ? "x"
+                    : !(json_is_number(value) || json_is_null(value)) ? "value" : NULL;
+    if (bad)
+        return kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': \"%s\" is missing or mistyped (a line "
+                        "needs strategy: string, seed and i: integers, x: object, value: number or "
+                        "null)", path, lineno, key, bad);
     if (strcmp(strat, tuner_strategy_name(t->strategy)) ||
         (uint64_t)json_integer_value(seed) != t->seed)
         return kdt_fail(KDT_ERR_CONFIG, "%s:%zu: run '%s' was made by strategy %s with seed %llu, "

@@ -233,6 +233,41 @@ static void mismatched_configuration_is_an_error(void **state) {
     remove(journal_path);
 }
 
+// Lines of the run that are valid JSON but not valid journal lines are format errors naming the
+// file, the line and what is wrong; lines of other runs are not inspected.
+static void malformed_lines_of_the_run_are_errors(void **state) {
+    (void)state;
+    fresh_journal("malformed");
+    const char *bad[] = {
+        "{\"run\":\"k\",\"strategy\":\"random\",\"seed\":2,\"i\":0,\"x\":{},\"value\":\"abc\"}\n",
+        "{\"run\":\"k\",\"strategy\":\"random\",\"seed\":2,\"i\":0,\"value\":1.0}\n",
+        "{\"run\":\"k\",\"strategy\":\"random\",\"seed\":2,\"i\":0,\"x\":{\"x1\":1,\"x2\":2,"
+        "\"c1\":\"zz\",\"c2\":\"b0\"},\"value\":1.0}\n",
+        "{\"run\":\"k\",\"strategy\":\"random\",\"seed\":2,\"i\":5,\"x\":{},\"value\":1.0}\n",
+    };
+    const char *want[] = {"\"value\" is missing or mistyped", "\"x\" is missing or mistyped", "'zz' is not one of the choices of 'c1'",
+                          "evaluation 5 where 0 was expected"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char text[1024];
+        snprintf(text, sizeof text, "{\"run\":\"other\",\"junk\":[1,2]}\n%s{\"run\":\"other\"}\n", bad[k]);
+        write_text(journal_path, text);
+        tuner_space *s = testfun_space(1);
+        tuner *t = NULL;
+        assert_int_equal(tuner_create(&t, s, TUNER_RANDOM, TUNER_MAXIMIZE, 16, 2), KDT_OK);
+        kdt_status st = tuner_set_journal(t, journal_path, "k");
+        assert_true(st == KDT_ERR_FORMAT);
+        char where[600];
+        snprintf(where, sizeof where, "%s:2:", journal_path);
+        if (!strstr(kdt_errmsg(), where) || !strstr(kdt_errmsg(), want[k]))
+            print_error("line %zu: %s\n", k, kdt_errmsg());
+        assert_non_null(strstr(kdt_errmsg(), where));
+        assert_non_null(strstr(kdt_errmsg(), want[k]));
+        tuner_destroy(t);
+        tuner_space_destroy(s);
+    }
+    remove(journal_path);
+}
+
 static void missing_journal_is_empty_and_blank_lines_are_skipped(void **state) {
     (void)state;
     fresh_journal("blank");
@@ -271,6 +306,7 @@ int main(void) {
         cmocka_unit_test(runs_share_a_journal),
         cmocka_unit_test(damaged_middle_line_is_an_error),
         cmocka_unit_test(mismatched_configuration_is_an_error),
+        cmocka_unit_test(malformed_lines_of_the_run_are_errors),
         cmocka_unit_test(missing_journal_is_empty_and_blank_lines_are_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
