@@ -179,12 +179,36 @@ static void gp_copes_with_noise(void **state) {
     tuner_gp_destroy(g), tuner_gp_destroy(g0);
 }
 
+void openblas_set_num_threads(int n); // OpenBLAS's own API (the BLAS under GSL here)
+
+// The suggestions do not depend on OpenBLAS's thread count, bit for bit: a journal written with
+// one thread count must replay with another.
+static void gp_suggestions_do_not_depend_on_blas_threads(void **state) {
+    (void)state;
+    double xs[2][40][4];
+    for (int r = 0; r < 2; r++) {
+        openblas_set_num_threads(r ? 2 : 1);
+        tuner_space *s = testfun_space(1);
+        tuner *t = NULL;
+        assert_int_equal(tuner_create(&t, s, TUNER_GP, TUNER_MINIMIZE, 40, 5), KDT_OK);
+        for (int i = 0; i < 40; i++) {
+            assert_int_equal(tuner_ask(t, xs[r][i]), KDT_OK);
+            assert_int_equal(tuner_tell(t, testfun_mixed(xs[r][i]), NULL), KDT_OK);
+        }
+        tuner_destroy(t);
+        tuner_space_destroy(s);
+    }
+    openblas_set_num_threads(1);
+    assert_memory_equal(xs[0], xs[1], sizeof xs[0]);
+}
+
 int main(void) {
     log_set_level(LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(posterior_gradient_matches_finite_differences),
         cmocka_unit_test(log_ei_matches_the_formula_and_the_tail),
         cmocka_unit_test(model_fits_the_mixed_function),
+        cmocka_unit_test(gp_suggestions_do_not_depend_on_blas_threads),
         cmocka_unit_test(gp_solves_branin_in_30),
         cmocka_unit_test(gp_beats_random_on_the_mixed_function),
         cmocka_unit_test(gp_copes_with_noise),
