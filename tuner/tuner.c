@@ -146,6 +146,10 @@ kdt_status tuner_set_grid_values(tuner *t, const char *name, const double *value
         if (!(values[k] >= lo && values[k] <= hi) || (cat && values[k] != floor(values[k])))
             return kdt_fail(KDT_ERR_CONFIG, "tuner: grid value %g of '%s' is outside [%g, %g]%s",
                             values[k], name, lo, hi, cat ? " or not a choice index" : "");
+        for (size_t j = 0; j < k; j++)
+            if (values[j] == values[k])
+                return kdt_fail(KDT_ERR_CONFIG, "tuner: the grid of '%s' lists %g twice", name,
+                                values[k]);
     }
     if (tuner_space_is_fixed(t->space, (size_t)i))
         return kdt_fail(KDT_ERR_CONFIG, "tuner: '%s' is fixed, so it takes no grid values", name);

@@ -108,6 +108,9 @@ static void grid_is_the_cartesian_product(void **state) {
     assert_int_equal(tuner_set_grid_values(t, "x2", v2, 2), KDT_OK);
     assert_int_equal(tuner_set_grid_values(t, "c1", c1, 2), KDT_OK);
     assert_int_equal(tuner_set_grid_values(t, "x2", v1, 3), KDT_ERR_CONFIG); // 0 <= x2: -5 is out
+    double dup[] = {1, 2, 1};
+    assert_int_equal(tuner_set_grid_values(t, "x2", dup, 3), KDT_ERR_CONFIG);
+    assert_non_null(strstr(kdt_errmsg(), "lists 1 twice"));
     assert_int_equal(tuner_budget(t), 3 * 2 * 2 * 2); // c2 takes both choices
     int seen[3][2][2][2] = {{{{0}}}};
     double x[4];
