@@ -268,6 +268,22 @@ static void malformed_lines_of_the_run_are_errors(void **state) {
     remove(journal_path);
 }
 
+// A result that cannot be journaled is not given to the strategy: tell fails with an I/O error
+// naming the file, nothing is told, and the same point stays pending.
+static void unwritable_journal_keeps_the_point_pending(void **state) {
+    (void)state;
+    snprintf(journal_path, sizeof journal_path, "%s/no/such/dir/j.jsonl", KDT_BINARY_DIR);
+    tuner *t = make(TUNER_GP, 1, "k");
+    double x[4], y[4];
+    assert_int_equal(tuner_ask(t, x), KDT_OK);
+    assert_int_equal(tuner_tell(t, 1.0, NULL), KDT_ERR_IO);
+    assert_non_null(strstr(kdt_errmsg(), journal_path));
+    assert_int_equal(tuner_n_told(t), 0);
+    assert_int_equal(tuner_ask(t, y), KDT_OK);
+    assert_memory_equal(x, y, sizeof x);
+    tuner_destroy(t);
+}
+
 static void missing_journal_is_empty_and_blank_lines_are_skipped(void **state) {
     (void)state;
     fresh_journal("blank");
@@ -307,6 +323,7 @@ int main(void) {
         cmocka_unit_test(damaged_middle_line_is_an_error),
         cmocka_unit_test(mismatched_configuration_is_an_error),
         cmocka_unit_test(malformed_lines_of_the_run_are_errors),
+        cmocka_unit_test(unwritable_journal_keeps_the_point_pending),
         cmocka_unit_test(missing_journal_is_empty_and_blank_lines_are_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
