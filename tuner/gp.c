@@ -1,18 +1,22 @@
 // The Gaussian-process model: kernel, MAP fit of the hyper-parameters with analytic gradients,
 // posterior prediction, and the log expected improvement.
 //
-// Hyper-parameters theta (p = dc + dk + 2), all on a log scale so that they are unconstrained
-// apart from generous box bounds:
-//   theta[j]            log length scale of continuous input j       prior N(log 0.4, 1.2^2)
-//   theta[dc + k]       log rate of categorical k (similarity e^-rate) prior N(0, 1.5^2)
-//   theta[dc + dk]      log signal variance                           prior N(0, 1.5^2)
-//   theta[dc + dk + 1]  log noise variance above the floor             prior N(-7, 3^2)
-//   theta[dc + dk + 2]  log bias b (relative to the signal variance)   prior N(-1, 1.5^2)
+// Data: inputs in the unit cube (continuous) and choice indices (categorical); outputs
+// standardized, warped by a Yeo-Johnson transform fitted by maximum likelihood, standardized
+// again, so that the priors below are scale-free.
 // Kernel: s2 (M52(r) + b) prod_k (e^-rate_k if the choices of k differ, else 1), r the ARD
-// distance. The bias b lets each categorical combination have its own offset (the product
-// expands into a shared part plus per-combination parts, each with its constant): without it a
-// combination that is the same shape moved up or down is poorly modelled.
-// (outputs are standardized, inputs in the unit cube, so the priors are scale-free).
+// distance, plus the noise variance on the diagonal. The bias b lets each categorical combination
+// have its own offset (the product expands into a shared part plus per-combination parts, each
+// with its constant): without it a combination of the same shape moved up or down is poorly
+// modelled.
+// Hyper-parameters theta (p = dc + dk + 3), all on a log scale, in generous box bounds:
+//   theta[j]            log length scale of continuous input j         prior N(log 0.4, 1.2^2)
+//   theta[dc + k]       log rate of categorical k (similarity e^-rate)  prior N(0, 1.5^2)
+//   theta[dc + dk]      log signal variance s2                          prior N(0, 1.5^2)
+//   theta[dc + dk + 1]  log noise variance above the floor              prior N(-7, 3^2)
+//   theta[dc + dk + 2]  log bias b (relative to s2)                     prior N(-1, 1.5^2)
+// Fit: L-BFGS (NLopt) on the negative log posterior from the previous fit (warm start), from
+// the prior's mode and from one draw of the prior; the best wins.
 #include "tuner/gp.h"
 
 #include <assert.h>
@@ -40,6 +44,7 @@ struct tuner_gp {
     double *D2;   // (dc, max_n, max_n) squared differences per continuous input
     double *K;    // (max_n, max_n) covariance, then its Cholesky factor L (lower)
     double *Ki;   // (max_n, max_n) inverse of K
+    double *T;    // (max_n, max_n) scratch: L^-T
     double *alpha;// (max_n) K^-1 ys
     double *kv;   // (max_n) scratch for predictions
     double theta[GP_MAX_HYPER], lo[GP_MAX_HYPER], hi[GP_MAX_HYPER], mu[GP_MAX_HYPER], sd[GP_MAX_HYPER];
@@ -59,9 +64,10 @@ tuner_gp *tuner_gp_create(size_t max_n, size_t dc, size_t dk) {
     g->D2 = malloc((dc ? dc : 1) * nn * sizeof *g->D2);
     g->K = malloc(nn * sizeof *g->K);
     g->Ki = malloc(nn * sizeof *g->Ki);
+    g->T = malloc(nn * sizeof *g->T);
     g->alpha = malloc(max_n * sizeof *g->alpha);
     g->kv = malloc(max_n * sizeof *g->kv);
-    if (!g->U || !g->C || !g->ys || !g->D2 || !g->K || !g->Ki || !g->alpha || !g->kv) {
+    if (!g->U || !g->C || !g->ys || !g->D2 || !g->K || !g->Ki || !g->T || !g->alpha || !g->kv) {
         tuner_gp_destroy(g);
         return NULL;
     }
@@ -78,7 +84,7 @@ tuner_gp *tuner_gp_create(size_t max_n, size_t dc, size_t dk) {
 
 void tuner_gp_destroy(tuner_gp *g) {
     if (!g) return;
-    free(g->U), free(g->C), free(g->ys), free(g->D2), free(g->K), free(g->Ki), free(g->alpha);
+    free(g->U), free(g->C), free(g->ys), free(g->D2), free(g->K), free(g->Ki), free(g->T), free(g->alpha);
     free(g->kv);
     free(g);
 }
@@ -126,6 +132,27 @@ static void output_warp(double *ys, const double *f, size_t n) {
 
 static double matern52(double r) { return (1 + SQRT5 * r + 5.0 / 3.0 * r * r) * exp(-SQRT5 * r); }
 
+// Ki = (L L^T)^-1 (n, n), both triangles, from the lower factor L (n, n); T (n, n) scratch gets
+// L^-T (upper), so that every inner loop runs along a row.
+static void inverse_from_cholesky(double *Ki, double *T, const double *L, size_t n) {
+    for (size_t j = 0; j < n; j++) {
+        double *tj = T + j * n; // row j of L^-T = column j of L^-1
+        tj[j] = 1 / L[j * n + j];
+        for (size_t i = j + 1; i < n; i++) {
+            double acc = 0;
+            for (size_t k = j; k < i; k++) acc += L[i * n + k] * tj[k];
+            tj[i] = -acc / L[i * n + i];
+        }
+    }
+    for (size_t a = 0; a < n; a++)
+        for (size_t b = 0; b <= a; b++) {
+            const double *ta = T + a * n, *tb = T + b * n;
+            double acc = 0;
+            for (size_t k = a; k < n; k++) acc += ta[k] * tb[k];
+            Ki[a * n + b] = Ki[b * n + a] = acc;
+        }
+}
+
 // The negative log posterior of the hyper-parameters and its gradient (grad may be NULL).
 // Leaves L in K, K^-1 in Ki (when grad) and alpha.
 static double neg_log_posterior(tuner_gp *g, const double *th, double *grad) {
@@ -164,10 +191,10 @@ static double neg_log_posterior(tuner_gp *g, const double *th, double *grad) {
     }
     if (!grad) return nlp;
 
-    // d nlp / d theta_j = 1/2 tr((K^-1 - alpha alpha^T) dK/dtheta_j); K^-1 from the factor.
-    memcpy(g->Ki, K, n * n * sizeof *K);
-    gsl_matrix_view Kiv = gsl_matrix_view_array(g->Ki, n, n);
-    gsl_linalg_cholesky_invert(&Kiv.matrix);
+    // d nlp / d theta_j = 1/2 tr((K^-1 - alpha alpha^T) dK/dtheta_j), K^-1 = L^-T L^-1 from the
+    // factor by plain loops: gsl_linalg_cholesky_invert goes through BLAS-3 calls whose rounding
+    // depends on OpenBLAS's thread count, and the suggestions must not (journal replay).
+    inverse_from_cholesky(g->Ki, g->T, K, n);
     const double *Ki = g->Ki, *al = g->alpha;
     double gs[GP_MAX_HYPER] = {0};
     for (size_t a = 0; a < n; a++) {

@@ -12,14 +12,17 @@
 #include "common/log.h"
 
 kdt_status tuner_journal_foreach(const char *path, tuner_journal_fn fn, void *user,
-                                 size_t *damaged_at) {
+                                 tuner_journal_info *info) {
     char *data = NULL;
     size_t len = 0;
-    if (damaged_at) *damaged_at = 0;
+    tuner_journal_info dummy;
+    if (!info) info = &dummy;
+    memset(info, 0, sizeof *info);
     if (!fs_exists(path)) return KDT_OK;
     kdt_status st = fs_read_all(path, &data, &len);
     if (st) return st;
-    if (damaged_at) *damaged_at = len;
+    info->size = info->damaged_at = len;
+    info->unterminated = len > 0 && data[len - 1] != '\n';
     size_t pos = 0, lineno = 0;
     while (pos < len && st == KDT_OK) {
         char *end = memchr(data + pos, '\n', len - pos);
@@ -43,7 +46,7 @@ kdt_status tuner_journal_foreach(const char *path, tuner_journal_fn fn, void *us
             if (rest == len) {
                 log_warn("%s:%zu: damaged last line (an interrupted write?): ignored, earlier lines "
                          "are kept", path, lineno);
-                if (damaged_at) *damaged_at = pos;
+                info->damaged_at = pos;
                 break;
             }
             st = kdt_fail(KDT_ERR_FORMAT, "%s:%zu: not a JSON object (%s); the journal is damaged "
@@ -59,14 +62,39 @@ kdt_status tuner_journal_foreach(const char *path, tuner_journal_fn fn, void *us
     return st;
 }
 
-kdt_status tuner_journal_truncate(const char *path, size_t offset) {
-    int fd = open(path, O_WRONLY);
-    if (fd < 0) return kdt_fail(KDT_ERR_IO, "%s: cannot open to cut its damaged tail: %s", path,
-                                strerror(errno));
-    int bad = ftruncate(fd, (off_t)offset) != 0 || fsync(fd) != 0;
-    int e = errno;
-    close(fd);
-    if (bad) return kdt_fail(KDT_ERR_IO, "%s: cannot cut its damaged tail: %s", path, strerror(e));
+static kdt_status append_bytes(const char *path, const char *text, size_t n) {
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0)
+        return kdt_fail(KDT_ERR_IO, "%s: cannot open the journal for appending: %s", path,
+                        strerror(errno));
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(fd, text + done, n - done);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        done += (size_t)w;
+    }
+    kdt_status st = KDT_OK;
+    if (done < n || fsync(fd) != 0)
+        st = kdt_fail(KDT_ERR_IO, "%s: cannot write the journal: %s", path, strerror(errno));
+    if (close(fd) != 0 && st == KDT_OK)
+        st = kdt_fail(KDT_ERR_IO, "%s: cannot close the journal: %s", path, strerror(errno));
+    return st;
+}
+
+kdt_status tuner_journal_repair(const char *path, const tuner_journal_info *info) {
+    if (info->damaged_at < info->size) {
+        int fd = open(path, O_WRONLY);
+        if (fd < 0) return kdt_fail(KDT_ERR_IO, "%s: cannot open to cut its damaged last line: %s",
+                                    path, strerror(errno));
+        int bad = ftruncate(fd, (off_t)info->damaged_at) != 0 || fsync(fd) != 0;
+        int e = errno;
+        close(fd);
+        if (bad) return kdt_fail(KDT_ERR_IO, "%s: cannot cut its damaged last line: %s", path,
+                                 strerror(e));
+        return KDT_OK;
+    }
+    if (info->unterminated) return append_bytes(path, "\n", 1);
     return KDT_OK;
 }
 
@@ -75,24 +103,7 @@ kdt_status tuner_journal_append(const char *path, const json_t *line) {
     if (!text) return kdt_fail(KDT_ERR_NOMEM, "%s: cannot serialize a journal line", path);
     size_t n = strlen(text);
     text[n] = '\n'; // json_dumps leaves room for its NUL: reuse it for the newline
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
-    kdt_status st = KDT_OK;
-    if (fd < 0) {
-        st = kdt_fail(KDT_ERR_IO, "%s: cannot open the journal for appending: %s", path,
-                      strerror(errno));
-    } else {
-        size_t done = 0;
-        while (done < n + 1) {
-            ssize_t w = write(fd, text + done, n + 1 - done);
-            if (w < 0 && errno == EINTR) continue;
-            if (w <= 0) break;
-            done += (size_t)w;
-        }
-        if (done < n + 1 || fsync(fd) != 0)
-            st = kdt_fail(KDT_ERR_IO, "%s: cannot write the journal: %s", path, strerror(errno));
-        if (close(fd) != 0 && st == KDT_OK)
-            st = kdt_fail(KDT_ERR_IO, "%s: cannot close the journal: %s", path, strerror(errno));
-    }
+    kdt_status st = append_bytes(path, text, n + 1);
     free(text);
     return st;
 }

@@ -5,6 +5,7 @@
 //    "value": 0.0123, ...the caller's extra fields...}
 #pragma once
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -13,15 +14,22 @@
 // walk and is returned.
 typedef kdt_status (*tuner_journal_fn)(const json_t *line, size_t lineno, void *user);
 
-// Walks every line of a journal. A missing file is an empty journal. A damaged last line (not a
-// JSON object: a crash mid-write) is reported with log_warn (file and line) and skipped, and its
-// byte offset is stored in *damaged_at (else the file size) when damaged_at is not NULL; a damaged
-// line before the last is a KDT_ERR_FORMAT naming the file and line.
-kdt_status tuner_journal_foreach(const char *path, tuner_journal_fn fn, void *user,
-                                 size_t *damaged_at);
+// What a walk found about the end of the file.
+typedef struct {
+    size_t size;       // bytes in the file (0 when it does not exist)
+    size_t damaged_at; // byte offset of a damaged last line, or size when there is none
+    bool unterminated; // the file does not end with a newline (a write cut just before it)
+} tuner_journal_info;
 
-// Cuts the file at offset (removing a damaged tail) and fsyncs it.
-kdt_status tuner_journal_truncate(const char *path, size_t offset);
+// Walks every line of a journal. A missing file is an empty journal. A damaged last line (not a
+// JSON object: a crash mid-write) is reported with log_warn (file and line) and skipped; a damaged
+// line before the last is a KDT_ERR_FORMAT naming the file and line. info may be NULL.
+kdt_status tuner_journal_foreach(const char *path, tuner_journal_fn fn, void *user,
+                                 tuner_journal_info *info);
+
+// Makes the file safe to append to after a walk: cuts a damaged last line, or ends an
+// unterminated one with its newline (so that the next line does not land on the same line).
+kdt_status tuner_journal_repair(const char *path, const tuner_journal_info *info);
 
 // Appends one object as one line (one write(2) on an O_APPEND descriptor, then fsync).
 kdt_status tuner_journal_append(const char *path, const json_t *line);

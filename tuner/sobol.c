@@ -36,7 +36,7 @@ void strategy_sobol_point(strategy_sobol *s, size_t k, double *v) {
         if (s->n == s->cap) {
             size_t cap = s->cap ? 2 * s->cap : 64;
             double *p = realloc(s->pts, cap * s->d * sizeof *p);
-            assert(p); // a few KB: treated like the stack
+            if (!p) abort(); // a few KB at most: treated like the stack
             s->pts = p, s->cap = cap;
         }
         double *p = s->pts + s->n * s->d;

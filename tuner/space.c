@@ -117,6 +117,11 @@ const char *tuner_space_name(const tuner_space *s, size_t i) { assert(i < s->n);
 bool tuner_space_is_categorical(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].categorical; }
 bool tuner_space_is_log(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].log_scale; }
 bool tuner_space_is_fixed(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].fixed; }
+double tuner_space_fixed_value(const tuner_space *s, size_t i) {
+    assert(i < s->n && s->p[i].fixed);
+    return s->p[i].fixed_value;
+}
+
 double tuner_space_lower(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].lo; }
 double tuner_space_upper(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].hi; }
 size_t tuner_space_n_choices(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].n_choices; }

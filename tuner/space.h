@@ -39,6 +39,7 @@ const char *tuner_space_name(const tuner_space *s, size_t i);
 bool tuner_space_is_categorical(const tuner_space *s, size_t i);
 bool tuner_space_is_log(const tuner_space *s, size_t i);
 bool tuner_space_is_fixed(const tuner_space *s, size_t i);
+double tuner_space_fixed_value(const tuner_space *s, size_t i); // asserts that i is fixed
 double tuner_space_lower(const tuner_space *s, size_t i); // categorical: 0
 double tuner_space_upper(const tuner_space *s, size_t i); // categorical: n_choices - 1
 size_t tuner_space_n_choices(const tuner_space *s, size_t i); // continuous: 0

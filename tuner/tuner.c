@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/fs.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "tuner/journal.h"
@@ -86,6 +85,7 @@ kdt_status tuner_create(tuner **out, const tuner_space *space, tuner_strategy st
         return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory for a budget of %zu", budget);
     }
     t->budget_eff = strategy == TUNER_GRID && grid_size(t) < budget ? grid_size(t) : budget;
+    if (t->n_cont + t->n_cat == 0) t->budget_eff = 1; // everything fixed: one point to evaluate
     *out = t;
     return KDT_OK;
 }
@@ -110,13 +110,19 @@ kdt_status tuner_add_initial_point(tuner *t, const double *x) {
     kdt_status st = check_settable(t, "tuner_add_initial_point");
     if (st) return st;
     if (!tuner_space_contains(t->space, x)) {
-        char buf[1024] = "?";
-        for (size_t i = 0; i < t->np; i++)
-            if (!(x[i] >= tuner_space_lower(t->space, i) && x[i] <= tuner_space_upper(t->space, i)))
-                snprintf(buf, sizeof buf, "'%s' = %g is outside [%g, %g]", tuner_space_name(t->space, i),
-                         x[i], tuner_space_lower(t->space, i), tuner_space_upper(t->space, i));
-        return kdt_fail(KDT_ERR_CONFIG, "tuner: the initial point is not in the search space (%s; "
-                        "fixed parameters must hold their fixed value, choices an index)", buf);
+        char why[512] = "";
+        for (size_t i = 0; i < t->np && !*why; i++) {
+            const tuner_space *s = t->space;
+            if (!(x[i] >= tuner_space_lower(s, i) && x[i] <= tuner_space_upper(s, i)))
+                snprintf(why, sizeof why, "'%s' = %g is outside [%g, %g]", tuner_space_name(s, i),
+                         x[i], tuner_space_lower(s, i), tuner_space_upper(s, i));
+            else if (tuner_space_is_categorical(s, i) && x[i] != floor(x[i]))
+                snprintf(why, sizeof why, "'%s' = %g is not a choice index", tuner_space_name(s, i), x[i]);
+            else if (tuner_space_is_fixed(s, i) && x[i] != tuner_space_fixed_value(s, i))
+                snprintf(why, sizeof why, "'%s' = %g but it is fixed to %g", tuner_space_name(s, i),
+                         x[i], tuner_space_fixed_value(s, i));
+        }
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: the initial point is not in the search space: %s", why);
     }
     if (t->n_init == t->cap_init) {
         size_t cap = t->cap_init ? 2 * t->cap_init : 4;
@@ -140,6 +146,10 @@ kdt_status tuner_set_grid_values(tuner *t, const char *name, const double *value
         if (!(values[k] >= lo && values[k] <= hi) || (cat && values[k] != floor(values[k])))
             return kdt_fail(KDT_ERR_CONFIG, "tuner: grid value %g of '%s' is outside [%g, %g]%s",
                             values[k], name, lo, hi, cat ? " or not a choice index" : "");
+        for (size_t j = 0; j < k; j++)
+            if (values[j] == values[k])
+                return kdt_fail(KDT_ERR_CONFIG, "tuner: the grid of '%s' lists %g twice", name,
+                                values[k]);
     }
     if (tuner_space_is_fixed(t->space, (size_t)i))
         return kdt_fail(KDT_ERR_CONFIG, "tuner: '%s' is fixed, so it takes no grid values", name);
@@ -269,10 +279,13 @@ static kdt_status replay_line(tuner *t, const json_t *line, size_t lineno) {
     const char *strat = json_string_value(json_object_get(line, "strategy"));
     json_t *seed = json_object_get(line, "seed"), *idx = json_object_get(line, "i");
     json_t *value = json_object_get(line, "value");
-    if (!strat || !json_is_integer(seed) || !json_is_integer(idx) || !value ||
-        !(json_is_number(value) || json_is_null(value)))
-        return kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': a line needs \"strategy\", \"seed\", "
-                        "\"i\", \"x\" and \"value\"", path, lineno, key);
+    const char *bad = !strat ? "strategy" : !json_is_integer(seed) ? "seed" : !json_is_integer(idx) ? "i"
+                    : !json_is_object(json_object_get(line, "x")) ? "x"
+                    : !(json_is_number(value) || json_is_null(value)) ? "value" : NULL;
+    if (bad)
+        return kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': \"%s\" is missing or mistyped (a line "
+                        "needs strategy: string, seed and i: integers, x: object, value: number or "
+                        "null)", path, lineno, key, bad);
     if (strcmp(strat, tuner_strategy_name(t->strategy)) ||
         (uint64_t)json_integer_value(seed) != t->seed)
         return kdt_fail(KDT_ERR_CONFIG, "%s:%zu: run '%s' was made by strategy %s with seed %llu, "
@@ -311,8 +324,8 @@ kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key) {
     if (st) return st;
     if (!run_key || !*run_key) return kdt_fail(KDT_ERR_CONFIG, "tuner: the journal needs a run key");
     replay_ctx c = {json_array(), json_array(), run_key};
-    size_t damaged_at = 0;
-    st = tuner_journal_foreach(path, collect, &c, &damaged_at);
+    tuner_journal_info info;
+    st = tuner_journal_foreach(path, collect, &c, &info);
     t->journal = strdup(path), t->run_key = strdup(run_key);
     for (size_t k = 0; st == KDT_OK && k < json_array_size(c.lines); k++)
         st = replay_line(t, json_array_get(c.lines, k),
@@ -320,11 +333,7 @@ kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key) {
     json_decref(c.lines), json_decref(c.linenos);
     if (st == KDT_OK) {
         // Cut a damaged tail so that the next line does not land after half a line.
-        char *data = NULL;
-        size_t len = 0;
-        if (fs_exists(path) && fs_read_all(path, &data, &len) == KDT_OK && damaged_at < len)
-            st = tuner_journal_truncate(path, damaged_at);
-        free(data);
+        st = tuner_journal_repair(path, &info);
         if (t->n) log_info("%s: run '%s' resumed after %zu of %zu evaluations", path, run_key, t->n,
                            t->budget_eff);
     }

@@ -22,8 +22,10 @@
 #include "tuner/space.h"
 
 typedef enum {
-    TUNER_GRID,       // the Cartesian product of per-parameter value lists, in order
+    TUNER_GRID,       // the Cartesian product of per-parameter value lists, first parameter
+                      // slowest (a budget below the grid's size cuts it short)
     TUNER_RANDOM,     // scrambled Sobol points over the free dimensions (the floor to beat)
+    // NLopt on the continuous parameters, successive halving over the categorical combinations
     TUNER_BOBYQA,     // NLopt local, quadratic models
     TUNER_COBYLA,     // NLopt local, linear models
     TUNER_NELDERMEAD, // NLopt local, simplex
@@ -49,8 +51,9 @@ void tuner_destroy(tuner *t);
 
 // ---- settings: before tuner_set_journal and the first tuner_ask (else KDT_ERR_STATE) ------------
 // A point evaluated before anything else (e.g. the default setting): random and gp evaluate the
-// initial points first, in order; the NLopt strategies start their first local run from the first
-// one; grid ignores them (the grid is the grid).
+// initial points first, in order; the NLopt strategies start the run of every categorical
+// combination from the first one's continuous values, its own combination first; grid ignores
+// them (the grid is the grid).
 kdt_status tuner_add_initial_point(tuner *t, const double *x);
 // Grid: the values of one parameter (a categorical takes choice indices). A free parameter
 // without a list gets all its choices (categorical) or 5 evenly spaced values on its scale.
@@ -61,8 +64,11 @@ kdt_status tuner_set_initial_design(tuner *t, size_t n);
 // Appends every told result to the JSON-lines journal at path under run_key (a tag such as
 // "gp/0-3": one file may hold many runs and other fields). Replays the lines of run_key that are
 // already there, checking each against the suggestion the tuner makes now; a journal made with a
-// different configuration is a KDT_ERR_CONFIG naming the file and line. A damaged last line (a
-// crash mid-write) is reported with log_warn and cut off; a damaged line elsewhere is an error.
+// different configuration is a KDT_ERR_CONFIG naming the file and line (destroy the tuner then).
+// A damaged last line (a crash mid-write) is reported with log_warn and cut off the file; a
+// damaged line elsewhere is a KDT_ERR_FORMAT naming the file and line. Appends are one write(2)
+// each on O_APPEND, so tuners in several threads or processes may share a file once they are all
+// set up; set them up one at a time (the cut of a damaged tail is not synchronized).
 kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key);
 
 // ---- the loop -----------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ static void model_fits_the_mixed_function(void **state) {
     int C[2 * N];
     tuner_gp *g = fitted_model(N, U, C, f);
     assert_true(tuner_gp_noise(g) < 1e-2);
-    // Spearman-like check: held-out predictions are ordered as the truth, mostly.
+    // Kendall-like check: held-out predictions are ordered as the truth, mostly.
     rng r = rng_stream(3, "test.gp.holdout", 0, 0);
     enum { H = 40 };
     double pm[H], truth[H];
@@ -107,12 +107,14 @@ static void model_fits_the_mixed_function(void **state) {
         for (int j = i + 1; j < H; j++, pairs++)
             concordant += (pm[i] < pm[j]) == (truth[i] < truth[j]);
     assert_true(concordant > 0.85 * pairs);
-    // At a training point the posterior variance is small against the prior's.
+    // At a training point the posterior variance is small (the prior's is about 1 in the model's
+    // standardized units), and smaller than at an untried point.
     double m, v, m2, v2, far[2] = {0.5, 0.5};
     tuner_gp_predict(g, U, C, &m, &v);
     int c2[2] = {C[0], C[1]};
     tuner_gp_predict(g, far, c2, &m2, &v2);
     assert_true(v < 1e-2);
+    assert_true(v2 > v);
     tuner_gp_destroy(g);
 }
 
@@ -132,15 +134,18 @@ static void gp_solves_branin_in_30(void **state) {
     assert_true(ok >= 9);
 }
 
-// On the mixed function, gp's median regret after 30 evaluations is at most a fifth of random's.
+// On the mixed function, gp's median regret after 30 evaluations is at most a fifth of random's
+// (over 20 seeds: the median of 10 moves a lot with the seeds drawn, from 0.03 to 0.17 of
+// random's on seed sets 0-9, 10-19 and 20-39 when this was written).
 static void gp_beats_random_on_the_mixed_function(void **state) {
     (void)state;
-    double rg[10], rr[10], scratch[10];
-    for (uint64_t seed = 0; seed < 10; seed++) {
+    enum { SEEDS = 20 };
+    double rg[SEEDS], rr[SEEDS], scratch[SEEDS];
+    for (uint64_t seed = 0; seed < SEEDS; seed++) {
         rg[seed] = regret_of(TESTFUN_MIXED, TUNER_GP, 30, seed);
         rr[seed] = regret_of(TESTFUN_MIXED, TUNER_RANDOM, 30, seed);
     }
-    double mg = tuner_median(rg, 10, scratch), mr = tuner_median(rr, 10, scratch);
+    double mg = tuner_median(rg, SEEDS, scratch), mr = tuner_median(rr, SEEDS, scratch);
     print_message("mixed, 30 evaluations: median regret gp %.4g, random %.4g\n", mg, mr);
     assert_true(mg <= mr / 5);
 }
@@ -174,12 +179,36 @@ static void gp_copes_with_noise(void **state) {
     tuner_gp_destroy(g), tuner_gp_destroy(g0);
 }
 
+void openblas_set_num_threads(int n); // OpenBLAS's own API (the BLAS under GSL here)
+
+// The suggestions do not depend on OpenBLAS's thread count, bit for bit: a journal written with
+// one thread count must replay with another.
+static void gp_suggestions_do_not_depend_on_blas_threads(void **state) {
+    (void)state;
+    double xs[2][40][4];
+    for (int r = 0; r < 2; r++) {
+        openblas_set_num_threads(r ? 2 : 1);
+        tuner_space *s = testfun_space(1);
+        tuner *t = NULL;
+        assert_int_equal(tuner_create(&t, s, TUNER_GP, TUNER_MINIMIZE, 40, 5), KDT_OK);
+        for (int i = 0; i < 40; i++) {
+            assert_int_equal(tuner_ask(t, xs[r][i]), KDT_OK);
+            assert_int_equal(tuner_tell(t, testfun_mixed(xs[r][i]), NULL), KDT_OK);
+        }
+        tuner_destroy(t);
+        tuner_space_destroy(s);
+    }
+    openblas_set_num_threads(1);
+    assert_memory_equal(xs[0], xs[1], sizeof xs[0]);
+}
+
 int main(void) {
     log_set_level(LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(posterior_gradient_matches_finite_differences),
         cmocka_unit_test(log_ei_matches_the_formula_and_the_tail),
         cmocka_unit_test(model_fits_the_mixed_function),
+        cmocka_unit_test(gp_suggestions_do_not_depend_on_blas_threads),
         cmocka_unit_test(gp_solves_branin_in_30),
         cmocka_unit_test(gp_beats_random_on_the_mixed_function),
         cmocka_unit_test(gp_copes_with_noise),

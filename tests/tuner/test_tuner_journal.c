@@ -233,6 +233,57 @@ static void mismatched_configuration_is_an_error(void **state) {
     remove(journal_path);
 }
 
+// Lines of the run that are valid JSON but not valid journal lines are format errors naming the
+// file, the line and what is wrong; lines of other runs are not inspected.
+static void malformed_lines_of_the_run_are_errors(void **state) {
+    (void)state;
+    fresh_journal("malformed");
+    const char *bad[] = {
+        "{\"run\":\"k\",\"strategy\":\"random\",\"seed\":2,\"i\":0,\"x\":{},\"value\":\"abc\"}\n",
+        "{\"run\":\"k\",\"strategy\":\"random\",\"seed\":2,\"i\":0,\"value\":1.0}\n",
+        "{\"run\":\"k\",\"strategy\":\"random\",\"seed\":2,\"i\":0,\"x\":{\"x1\":1,\"x2\":2,"
+        "\"c1\":\"zz\",\"c2\":\"b0\"},\"value\":1.0}\n",
+        "{\"run\":\"k\",\"strategy\":\"random\",\"seed\":2,\"i\":5,\"x\":{},\"value\":1.0}\n",
+    };
+    const char *want[] = {"\"value\" is missing or mistyped", "\"x\" is missing or mistyped", "'zz' is not one of the choices of 'c1'",
+                          "evaluation 5 where 0 was expected"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char text[1024];
+        snprintf(text, sizeof text, "{\"run\":\"other\",\"junk\":[1,2]}\n%s{\"run\":\"other\"}\n", bad[k]);
+        write_text(journal_path, text);
+        tuner_space *s = testfun_space(1);
+        tuner *t = NULL;
+        assert_int_equal(tuner_create(&t, s, TUNER_RANDOM, TUNER_MAXIMIZE, 16, 2), KDT_OK);
+        kdt_status st = tuner_set_journal(t, journal_path, "k");
+        assert_true(st == KDT_ERR_FORMAT);
+        char where[600];
+        snprintf(where, sizeof where, "%s:2:", journal_path);
+        if (!strstr(kdt_errmsg(), where) || !strstr(kdt_errmsg(), want[k]))
+            print_error("line %zu: %s\n", k, kdt_errmsg());
+        assert_non_null(strstr(kdt_errmsg(), where));
+        assert_non_null(strstr(kdt_errmsg(), want[k]));
+        tuner_destroy(t);
+        tuner_space_destroy(s);
+    }
+    remove(journal_path);
+}
+
+// A result that cannot be journaled is not given to the strategy: tell fails with an I/O error
+// naming the file, nothing is told, and the same point stays pending.
+static void unwritable_journal_keeps_the_point_pending(void **state) {
+    (void)state;
+    snprintf(journal_path, sizeof journal_path, "%s/no/such/dir/j.jsonl", KDT_BINARY_DIR);
+    tuner *t = make(TUNER_GP, 1, "k");
+    double x[4], y[4];
+    assert_int_equal(tuner_ask(t, x), KDT_OK);
+    assert_int_equal(tuner_tell(t, 1.0, NULL), KDT_ERR_IO);
+    assert_non_null(strstr(kdt_errmsg(), journal_path));
+    assert_int_equal(tuner_n_told(t), 0);
+    assert_int_equal(tuner_ask(t, y), KDT_OK);
+    assert_memory_equal(x, y, sizeof x);
+    tuner_destroy(t);
+}
+
 static void missing_journal_is_empty_and_blank_lines_are_skipped(void **state) {
     (void)state;
     fresh_journal("blank");
@@ -240,11 +291,27 @@ static void missing_journal_is_empty_and_blank_lines_are_skipped(void **state) {
     assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, NULL), KDT_OK);
     assert_int_equal(c.lines, 0);
     write_text(journal_path, "{\"run\":\"x\"}\n\n  \n{\"run\":\"gp/0-1\"}\n{\"run\":");
-    size_t damaged = 0;
-    assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, &damaged), KDT_OK);
+    tuner_journal_info info;
+    assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, &info), KDT_OK);
     assert_int_equal(c.lines, 2);
     assert_int_equal(c.of_a, 1);
-    assert_int_equal(damaged, strlen("{\"run\":\"x\"}\n\n  \n{\"run\":\"gp/0-1\"}\n"));
+    size_t good = strlen("{\"run\":\"x\"}\n\n  \n{\"run\":\"gp/0-1\"}\n");
+    assert_int_equal(info.damaged_at, good);
+    assert_int_equal(tuner_journal_repair(journal_path, &info), KDT_OK);
+    assert_int_equal(file_size(journal_path), good);
+    // A complete last line without its newline is kept and terminated.
+    write_text(journal_path, "{\"run\":\"x\"}\n{\"run\":\"y\"}");
+    c = (census){0};
+    assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, &info), KDT_OK);
+    assert_int_equal(c.lines, 2);
+    assert_true(info.unterminated && info.damaged_at == info.size);
+    assert_int_equal(tuner_journal_repair(journal_path, &info), KDT_OK);
+    json_t *line = json_pack("{s:s}", "run", "z");
+    assert_int_equal(tuner_journal_append(journal_path, line), KDT_OK);
+    json_decref(line);
+    c = (census){0};
+    assert_int_equal(tuner_journal_foreach(journal_path, count_line, &c, &info), KDT_OK);
+    assert_int_equal(c.lines, 3);
     remove(journal_path);
 }
 
@@ -255,6 +322,8 @@ int main(void) {
         cmocka_unit_test(runs_share_a_journal),
         cmocka_unit_test(damaged_middle_line_is_an_error),
         cmocka_unit_test(mismatched_configuration_is_an_error),
+        cmocka_unit_test(malformed_lines_of_the_run_are_errors),
+        cmocka_unit_test(unwritable_journal_keeps_the_point_pending),
         cmocka_unit_test(missing_journal_is_empty_and_blank_lines_are_skipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,8 @@
 #include "tuner/compare.h"
 #include "tuner/tuner.h"
 
+#define M_PI_APPROX 3.14159
+
 // Every strategy asks only points of the space (bounds, choices, fixed values) and stops at its
 // budget, on the mixed space with and without a fixed parameter.
 static void strategies_respect_bounds_and_budget(void **state) {
@@ -51,6 +53,50 @@ static void strategies_respect_bounds_and_budget(void **state) {
         }
 }
 
+// Degenerate spaces: categoricals only (each strategy covers the 6 combinations without asking
+// anything else, and the enumerating ones stop when all are seen), and everything fixed (one
+// evaluation, then done).
+static void categorical_only_and_all_fixed_spaces(void **state) {
+    (void)state;
+    for (int st = 0; st < TUNER_N_STRATEGIES; st++) {
+        tuner_space *s = testfun_space(1);
+        assert_int_equal(tuner_space_fix(s, "x1", M_PI_APPROX), KDT_OK);
+        assert_int_equal(tuner_space_fix(s, "x2", 2.275), KDT_OK);
+        tuner *t = NULL;
+        assert_int_equal(tuner_create(&t, s, st, TUNER_MINIMIZE, 12, 1), KDT_OK);
+        double x[4];
+        int seen[3][2] = {{0}};
+        while (!tuner_done(t)) {
+            kdt_status r = tuner_ask(t, x);
+            if (r == KDT_ERR_STATE) break; // an enumerating strategy ran out of combinations
+            assert_int_equal(r, KDT_OK);
+            assert_true(x[0] == M_PI_APPROX && x[1] == 2.275);
+            seen[(int)x[2]][(int)x[3]]++;
+            assert_int_equal(tuner_tell(t, testfun_mixed(x), NULL), KDT_OK);
+        }
+        assert_true(tuner_done(t));
+        if (st == TUNER_GRID || (st >= TUNER_BOBYQA && st <= TUNER_DIRECT_L)) {
+            assert_int_equal(tuner_n_told(t), 6);
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < 2; b++) assert_int_equal(seen[a][b], 1);
+        }
+        double y;
+        assert_int_equal(tuner_best(t, x, &y), KDT_OK);
+        if (st != TUNER_RANDOM) assert_true(x[2] == 0 && x[3] == 0); // the best combination
+        tuner_destroy(t);
+        assert_int_equal(tuner_space_fix(s, "c1", 1), KDT_OK);
+        assert_int_equal(tuner_space_fix(s, "c2", 0), KDT_OK);
+        assert_int_equal(tuner_create(&t, s, st, TUNER_MINIMIZE, 12, 1), KDT_OK);
+        assert_int_equal(tuner_budget(t), 1);
+        assert_int_equal(tuner_ask(t, x), KDT_OK);
+        assert_true(x[0] == M_PI_APPROX && x[2] == 1 && x[3] == 0);
+        assert_int_equal(tuner_tell(t, 1.0, NULL), KDT_OK);
+        assert_true(tuner_done(t));
+        tuner_destroy(t);
+        tuner_space_destroy(s);
+    }
+}
+
 // The grid visits exactly the Cartesian product of its value lists, each point once.
 static void grid_is_the_cartesian_product(void **state) {
     (void)state;
@@ -62,6 +108,9 @@ static void grid_is_the_cartesian_product(void **state) {
     assert_int_equal(tuner_set_grid_values(t, "x2", v2, 2), KDT_OK);
     assert_int_equal(tuner_set_grid_values(t, "c1", c1, 2), KDT_OK);
     assert_int_equal(tuner_set_grid_values(t, "x2", v1, 3), KDT_ERR_CONFIG); // 0 <= x2: -5 is out
+    double dup[] = {1, 2, 1};
+    assert_int_equal(tuner_set_grid_values(t, "x2", dup, 3), KDT_ERR_CONFIG);
+    assert_non_null(strstr(kdt_errmsg(), "lists 1 twice"));
     assert_int_equal(tuner_budget(t), 3 * 2 * 2 * 2); // c2 takes both choices
     int seen[3][2][2][2] = {{{{0}}}};
     double x[4];
@@ -215,6 +264,7 @@ int main(void) {
     log_set_level(LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(strategies_respect_bounds_and_budget),
+        cmocka_unit_test(categorical_only_and_all_fixed_spaces),
         cmocka_unit_test(grid_is_the_cartesian_product),
         cmocka_unit_test(strategies_are_deterministic_in_the_seed),
         cmocka_unit_test(nlopt_strategies_converge_on_branin),
