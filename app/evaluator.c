@@ -35,11 +35,11 @@ struct evaluator {
     int workers;
     kd_round **rounds;           // (workers) scratch per thread
     pthread_mutex_t state_lock;  // the cache, the line set, the counters
-    pthread_mutex_t journal_lock;
     char journal[4096];
     cache_slot *slots;
     size_t cap, used;
     line_set lines;
+    json_t *runs;                // run key -> {"lines": [...], "linenos": [...]}, for replays
     int trained, hits;
 };
 
@@ -113,8 +113,6 @@ bool evaluator_has_line(const evaluator *e, const char *run_key, int i) {
     return found;
 }
 
-void evaluator_lock_journal(evaluator *e) { pthread_mutex_lock(&e->journal_lock); }
-void evaluator_unlock_journal(evaluator *e) { pthread_mutex_unlock(&e->journal_lock); }
 
 static kdt_status load_line(const json_t *line, size_t lineno, void *user) {
     evaluator *e = user;
@@ -122,6 +120,13 @@ static kdt_status load_line(const json_t *line, size_t lineno, void *user) {
     if (json_is_string(run) && json_is_integer(i)) {
         kdt_status s = lines_add(&e->lines, line_hash(json_string_value(run), (int)json_integer_value(i)));
         if (s) return s;
+        json_t *r = json_object_get(e->runs, json_string_value(run));
+        if (!r) {
+            r = json_pack("{s:[], s:[]}", "lines", "linenos");
+            json_object_set_new(e->runs, json_string_value(run), r);
+        }
+        json_array_append(json_object_get(r, "lines"), (json_t *)line);
+        json_array_append_new(json_object_get(r, "linenos"), json_integer((json_int_t)lineno));
     }
     trial t;
     kdt_status s = trial_from_json(line, &t);
@@ -139,20 +144,15 @@ kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, in
     e->cfg = cfg;
     e->workers = workers > 1 ? workers : 1;
     pthread_mutex_init(&e->state_lock, NULL);
-    pthread_mutex_init(&e->journal_lock, NULL);
+
     kdt_status st = fs_join(e->journal, sizeof e->journal, s->run_dir, "trials.jsonl");
-    size_t damaged_at = (size_t)-1;
     e->cap = 1024;
-    if (!(e->slots = calloc(e->cap, sizeof *e->slots))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
-    if (!st) st = tuner_journal_foreach(e->journal, load_line, e, &damaged_at);
+    e->runs = json_object();
+    if (!(e->slots = calloc(e->cap, sizeof *e->slots)) || !e->runs) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    tuner_journal_info info;
+    if (!st) st = tuner_journal_foreach(e->journal, load_line, e, &info);
     // Cut a torn last line now, so that new lines do not land after it.
-    if (!st && damaged_at != (size_t)-1 && fs_exists(e->journal)) {
-        FILE *f = fopen(e->journal, "rb");
-        long size = -1;
-        if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-        if (f) fclose(f);
-        if (size >= 0 && (size_t)size > damaged_at) st = tuner_journal_truncate(e->journal, damaged_at);
-    }
+    if (!st) st = tuner_journal_repair(e->journal, &info);
     if (!st && !(e->rounds = calloc((size_t)e->workers, sizeof *e->rounds))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
     for (int w = 0; !st && w < e->workers; w++)
         if (!(e->rounds[w] = kd_round_create(s->fed))) st = KDT_ERR_NOMEM;
@@ -171,13 +171,20 @@ void evaluator_destroy(evaluator *e) {
     for (int w = 0; e->rounds && w < e->workers; w++) kd_round_destroy(e->rounds[w]);
     free(e->rounds);
     pthread_mutex_destroy(&e->state_lock);
-    pthread_mutex_destroy(&e->journal_lock);
+
     free(e->slots);
     free(e->lines.hashes);
+    json_decref(e->runs);
     free(e);
 }
 
 const char *evaluator_journal(const evaluator *e) { return e->journal; }
+
+void evaluator_run_lines(const evaluator *e, const char *run_key, const json_t **lines, const json_t **linenos) {
+    json_t *r = json_object_get(e->runs, run_key); // written only while the evaluator is created
+    *lines = r ? json_object_get(r, "lines") : NULL;
+    *linenos = r ? json_object_get(r, "linenos") : NULL;
+}
 int evaluator_trained(const evaluator *e) { return e->trained; } // read between phases, not during
 int evaluator_cache_hits(const evaluator *e) { return e->hits; }
 
@@ -235,9 +242,7 @@ kdt_status evaluator_eval(evaluator *e, int worker, int i, int j, double tempera
 
 kdt_status evaluator_append(evaluator *e, const trial *t, const char *run_key) {
     json_t *line = trial_line(t, run_key);
-    pthread_mutex_lock(&e->journal_lock);
-    kdt_status s = tuner_journal_append(e->journal, line);
-    pthread_mutex_unlock(&e->journal_lock);
+    kdt_status s = tuner_journal_append(e->journal, line); // one O_APPEND write: safe across threads
     json_decref(line);
     if (!s) {
         pthread_mutex_lock(&e->state_lock);

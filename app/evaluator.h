@@ -18,6 +18,10 @@ void evaluator_destroy(evaluator *e);
 
 const char *evaluator_journal(const evaluator *e);
 
+// The lines of run_key that were in the journal when the evaluator was created (a JSON array, and
+// their line numbers), for tuner_set_journal_lines; NULL when there were none.
+void evaluator_run_lines(const evaluator *e, const char *run_key, const json_t **lines, const json_t **linenos);
+
 // Fills t's setting and metrics for pair {i, j} (i < j): position forward = i teaches j.
 // The result comes from the cache when (student, teacher, T, alpha, transfer set) was evaluated
 // before (t->cached is then true), else from a KD round, which is added to the cache. Leaves
@@ -34,10 +38,6 @@ bool evaluator_has_line(const evaluator *e, const char *run_key, int i);
 // Thread-safe.
 kdt_status evaluator_append(evaluator *e, const trial *t, const char *run_key);
 
-// The journal lock: held around every tuner call that reads or writes the journal
-// (tuner_set_journal, tuner_tell) when several threads share it.
-void evaluator_lock_journal(evaluator *e);
-void evaluator_unlock_journal(evaluator *e);
 
 // Evaluations trained by this evaluator, and served from the cache.
 int evaluator_trained(const evaluator *e);

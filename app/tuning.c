@@ -161,6 +161,16 @@ static void point_setting(const tuner_space *s, const double *x, double *T, doub
     *position = choice_of("kd.position", tuner_space_choice(s, P_POSITION, (size_t)x[P_POSITION]));
 }
 
+// Points the tuner at the run's journal, replaying its lines from the evaluator's single read.
+static kdt_status set_journal(evaluator *e, tuner *tn, const char *key) {
+    const json_t *lines, *linenos;
+    evaluator_run_lines(e, key, &lines, &linenos);
+    json_t *none = json_array();
+    kdt_status s = tuner_set_journal_lines(tn, evaluator_journal(e), key, lines ? lines : none, linenos);
+    json_decref(none);
+    return s;
+}
+
 // The ask / evaluate / tell loop of one tuner; ends with the recommendation line.
 static kdt_status drive(evaluator *e, int worker, tuner *tn, const char *strategy, const char *key,
                         tuning_pair p, int fixed_position, tuning_progress *prog) {
@@ -177,9 +187,8 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const char *strateg
         snprintf(t.strategy, sizeof t.strategy, "%s", strategy);
         if ((s = evaluator_eval(e, worker, p.i, p.j, T, alpha, transfer, position, &t))) break;
         json_t *extra = trial_to_json(&t);
-        evaluator_lock_journal(e); // tuner_tell appends to the shared journal
+        // Threads append to the one journal at once: each line is one O_APPEND write.
         s = tuner_tell(tn, t.ok ? t.val_gain : NAN, extra);
-        evaluator_unlock_journal(e);
         json_decref(extra);
         tuning_progress_tick(prog);
     }
@@ -240,11 +249,7 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
         char key[64];
         run_key(key, sizeof key, name, p, fixed);
-        if (!s) {
-            evaluator_lock_journal(e); // it reads the journal, which others append to
-            s = tuner_set_journal(tn, evaluator_journal(e), key);
-            evaluator_unlock_journal(e);
-        }
+        if (!s) s = set_journal(e, tn, key);
         if (!s) s = drive(e, worker, tn, name, key, p, fixed, prog);
         if (!s) log_debug("%s: %zu evaluations", key, tuner_n_told(tn));
         if (!s) {
@@ -276,11 +281,7 @@ kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_p
     if (!s) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
     char key[64];
     run_key(key, sizeof key, "grid", p, -1);
-    if (!s) {
-        evaluator_lock_journal(e);
-        s = tuner_set_journal(tn, evaluator_journal(e), key);
-        evaluator_unlock_journal(e);
-    }
+    if (!s) s = set_journal(e, tn, key);
     if (!s) s = drive(e, worker, tn, "grid", key, p, -1, prog);
     tuner_destroy(tn);
     tuner_space_destroy(space);

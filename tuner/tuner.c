@@ -326,17 +326,25 @@ kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key) {
     replay_ctx c = {json_array(), json_array(), run_key};
     tuner_journal_info info;
     st = tuner_journal_foreach(path, collect, &c, &info);
-    t->journal = strdup(path), t->run_key = strdup(run_key);
-    for (size_t k = 0; st == KDT_OK && k < json_array_size(c.lines); k++)
-        st = replay_line(t, json_array_get(c.lines, k),
-                         (size_t)json_integer_value(json_array_get(c.linenos, k)));
+    if (st == KDT_OK) st = tuner_set_journal_lines(t, path, run_key, c.lines, c.linenos);
     json_decref(c.lines), json_decref(c.linenos);
-    if (st == KDT_OK) {
-        // Cut a damaged tail so that the next line does not land after half a line.
-        st = tuner_journal_repair(path, &info);
-        if (t->n) log_info("%s: run '%s' resumed after %zu of %zu evaluations", path, run_key, t->n,
-                           t->budget_eff);
-    }
+    // Cut a damaged tail so that the next line does not land after half a line.
+    if (st == KDT_OK) st = tuner_journal_repair(path, &info);
+    return st;
+}
+
+kdt_status tuner_set_journal_lines(tuner *t, const char *path, const char *run_key,
+                                   const json_t *lines, const json_t *linenos) {
+    kdt_status st = check_settable(t, "tuner_set_journal_lines");
+    if (st) return st;
+    if (!run_key || !*run_key) return kdt_fail(KDT_ERR_CONFIG, "tuner: the journal needs a run key");
+    free(t->journal), free(t->run_key);
+    t->journal = strdup(path), t->run_key = strdup(run_key);
+    for (size_t k = 0; st == KDT_OK && k < json_array_size(lines); k++)
+        st = replay_line(t, json_array_get(lines, k),
+                         linenos ? (size_t)json_integer_value(json_array_get(linenos, k)) : k + 1);
+    if (st == KDT_OK && t->n)
+        log_debug("%s: run '%s' resumed after %zu of %zu evaluations", path, run_key, t->n, t->budget_eff);
     return st;
 }
 

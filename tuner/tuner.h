@@ -70,6 +70,11 @@ kdt_status tuner_set_initial_design(tuner *t, size_t n);
 // each on O_APPEND, so tuners in several threads or processes may share a file once they are all
 // set up; set them up one at a time (the cut of a damaged tail is not synchronized).
 kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key);
+// The same for a caller that walks the journal once for many runs: `lines` is a JSON array of
+// this run's lines in file order, `linenos` their line numbers (for messages; may be NULL). The
+// file is not read; the caller has repaired its end (tuner_journal_repair) before appending.
+kdt_status tuner_set_journal_lines(tuner *t, const char *path, const char *run_key,
+                                   const json_t *lines, const json_t *linenos);
 
 // ---- the loop -----------------------------------------------------------------------------------
 // The next point to evaluate, into x (size of the space). Asking again before telling returns
