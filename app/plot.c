@@ -82,7 +82,8 @@ kdt_status plot_heatmap(const char *png, const char *title, const char *xlabel, 
     fclose(d);
     FILE *gp = open_or_fail(script, &s);
     if (!gp) return s;
-    put_header(gp, png, title, 120 + 70 * nx, 140 + 45 * ny);
+    int width = 120 + 70 * nx, height = 140 + 45 * ny;
+    put_header(gp, png, title, width < 480 ? 480 : width, height < 320 ? 320 : height);
     fprintf(gp, "set xlabel ");
     put_quoted(gp, xlabel);
     fprintf(gp, "\nset ylabel ");
@@ -173,11 +174,20 @@ kdt_status plot_bars(const char *png, const char *title, const char *ylabel,
     fclose(d);
     FILE *gp = open_or_fail(script, &s);
     if (!gp) return s;
-    put_header(gp, png, title, 160 + 110 * n, 420);
+    put_header(gp, png, title, 160 + 110 * n < 480 ? 480 : 160 + 110 * n, 420);
     fprintf(gp, "set ylabel ");
     put_quoted(gp, ylabel);
+    // The value axis always shows zero, so that bar lengths compare.
+    double lo = 0, hi = 0;
+    for (int i = 0; i < n; i++) {
+        double e = err ? err[i] : 0.0;
+        lo = fmin(lo, values[i] - e);
+        hi = fmax(hi, values[i] + e);
+    }
+    double pad = 0.1 * (hi - lo > 0 ? hi - lo : 1.0);
     fprintf(gp, "\nset style fill solid 0.7 border -1\nset boxwidth 0.6\nset grid ytics\nunset key\n"
-                "set xrange [-0.7:%g]\nset xzeroaxis lt -1\nplot ", n - 0.3);
+                "set xrange [-0.7:%g]\nset yrange [%.9g:%.9g]\nset xzeroaxis lt -1\nplot ", n - 0.3,
+            lo < 0 ? lo - pad : 0.0, hi > 0 ? hi + pad : 0.0);
     put_quoted(gp, dat);
     fprintf(gp, " using 1:3:xtic(2) with boxes lc rgb '#4477aa'%s", err ? ", '' using 1:3:4 with "
                 "yerrorbars lc rgb 'black' pt -1" : "");

@@ -3,8 +3,8 @@
 #pragma once
 #include "common/error.h"
 
-// A heat map of z (ny, nx) row-major, row 0 at the bottom; cells are annotated with their value
-// scaled by `label_scale` (e.g. 100 for percentage points). NaN cells are left blank.
+// A heat map of z (ny, nx) row-major, row 0 at the bottom, its colours centred on zero; cells are
+// annotated with their value times `label_scale`. NaN cells are left blank.
 kdt_status plot_heatmap(const char *png, const char *title, const char *xlabel, const char *ylabel,
                         const char *const *xticks, int nx, const char *const *yticks, int ny,
                         const double *z, const char *zlabel, double label_scale);

@@ -41,9 +41,9 @@ static kdt_status plot_grid_heatmap(const char *dir, const kdt_config *cfg, cons
         cnt[r * na + c]++;
     }
     bool any = false;
-    for (int q = 0; q < nt * na; q++) {
+    for (int q = 0; q < nt * na; q++) { // in points
         any |= cnt[q] > 0;
-        sum[q] = cnt[q] ? sum[q] / cnt[q] : NAN;
+        sum[q] = cnt[q] ? 100.0 * sum[q] / cnt[q] : NAN;
     }
     kdt_status s = KDT_OK;
     if (any) {
@@ -53,10 +53,10 @@ static kdt_status plot_grid_heatmap(const char *dir, const kdt_config *cfg, cons
         for (int r = 0; r < nt; r++) snprintf(yt[r], 32, "%g", T->v[r]), ys[r] = yt[r];
         char png[4096], title[128], file[64];
         snprintf(file, sizeof file, "heatmap_%s.png", transfer_name(x));
-        snprintf(title, sizeof title, "mean validation gain (points), transfer set %s", transfer_name(x));
+        snprintf(title, sizeof title, "mean validation gain over pairs, %s", transfer_name(x));
         if (!(s = fs_join(png, sizeof png, dir, file)))
             s = plot_heatmap(png, title, "alpha (weight of the soft term)", "temperature T", xs, na, ys,
-                         nt, sum, "val gain (fraction)", 100.0);
+                             nt, sum, "validation gain (points)", 1.0);
     }
     free(sum);
     free(cnt);
@@ -79,14 +79,14 @@ static kdt_status plot_teacher_student(const char *dir, const kdt_config *cfg, c
         const trial **b = &best[tr->student * P + tr->teacher];
         if (!*b || tr->val_gain > (*b)->val_gain) *b = tr;
     }
-    for (int q = 0; q < P * P; q++) z[q] = best[q] ? best[q]->test_gain : NAN;
+    for (int q = 0; q < P * P; q++) z[q] = best[q] ? 100.0 * best[q]->test_gain : NAN; // points
     char labels[64][8];
     const char *ticks[64];
     for (int q = 0; q < P && q < 64; q++) snprintf(labels[q], 8, "%d", q), ticks[q] = labels[q];
     char png[4096];
     kdt_status s = fs_join(png, sizeof png, dir, "teacher_student.png");
-    if (!s) s = plot_heatmap(png, "best test gain (points) of KD from teacher to student",
-                                "teacher", "student", ticks, P, ticks, P, z, "test gain (fraction)", 100.0);
+    if (!s) s = plot_heatmap(png, "test gain of the best setting (by validation), teacher to student",
+                             "teacher", "student", ticks, P, ticks, P, z, "test gain (points)", 1.0);
     free(best);
     free(z);
     return s;
