@@ -69,6 +69,8 @@ static void fixture_fill(model_tensor t) {
 typedef struct {
     char *data;
     size_t len;
+    float *copies[64]; // aligned copies of records handed out by need(), freed with the fixture
+    int n_copies;
 } fixture;
 
 // The record's data and element count, or NULL when absent.
@@ -93,19 +95,23 @@ static const float *fixture_get(const fixture *f, const char *name, size_t *nume
         assert_true(p + 4 * n <= end);
         if (strlen(name) == len && memcmp(nm, name, len) == 0) {
             *numel = n;
-            return (const float *)p; // fs_read_all's buffer is malloc'ed; offsets are 4-aligned
+            return (const float *)p; // unaligned: names have any length; need() copies it
         }
         p += 4 * n;
     }
     return NULL;
 }
 
-static const float *need(const fixture *f, const char *name, size_t want) {
+static const float *need(fixture *f, const char *name, size_t want) {
     size_t n = 0;
     const float *v = fixture_get(f, name, &n);
     if (!v) fail_msg("fixture record '%s' is missing", name);
     assert_int_equal(n, want);
-    return v;
+    assert_true(f->n_copies < 64);
+    float *copy = malloc(n * sizeof(float));
+    memcpy(copy, v, n * sizeof(float));
+    f->copies[f->n_copies++] = copy;
+    return copy;
 }
 
 // ---- the comparison -----------------------------------------------------------------------------
@@ -119,7 +125,7 @@ static void compare(const char *what, const float *got, const float *want, size_
 static void check_against_pytorch(model_arch arch, int C, int H, int W, const char *file) {
     char path[512];
     snprintf(path, sizeof path, "%s/tests/model/fixtures/%s", KDT_SOURCE_DIR, file);
-    fixture f;
+    fixture f = {0};
     assert_int_equal(fs_read_all(path, &f.data, &f.len), KDT_OK);
     assert_true(f.len > 12 && memcmp(f.data, "KDTFIX1", 8) == 0);
 
@@ -175,6 +181,7 @@ static void check_against_pytorch(model_arch arch, int C, int H, int W, const ch
     sgd_destroy(o);
     model_destroy(m);
     free(x);
+    for (int i = 0; i < f.n_copies; i++) free(f.copies[i]);
     free(f.data);
 }
 
