@@ -88,8 +88,8 @@ static void bench_kdtune(result *r, int B, double min_seconds) {
     for (int b = 0; b < B; b++) y[b] = (int)rng_below(&g, 10);
     sgd *opt = sgd_create(m, 0.01f, 0.9f, 5e-4f, false);
     bool big = r->arch == MODEL_RESNET18;
-    r->train = images_per_second(m, opt, x, y, dz, B, true, big ? 2 : 3, big ? 3 : 10, min_seconds);
-    r->infer = images_per_second(m, opt, x, y, dz, B, false, big ? 2 : 3, big ? 5 : 10, min_seconds);
+    r->train = images_per_second(m, opt, x, y, dz, B, true, big ? 1 : 3, big ? 2 : 10, min_seconds);
+    r->infer = images_per_second(m, opt, x, y, dz, B, false, big ? 1 : 3, big ? 3 : 10, min_seconds);
     r->macs = model_forward_macs(m);
     sgd_destroy(opt);
     model_destroy(m);
@@ -174,8 +174,6 @@ int main(int argc, char **argv) {
     }
     // PyTorch is a Debian package: its interpreter is the system one even when PATH has another
     if (!python) python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
-    model_set_threads(threads);
-
     result res[4];
     int n = 0;
     for (char *tok = strtok(models_arg, ","); tok && n < 4; tok = strtok(NULL, ",")) {
@@ -188,7 +186,10 @@ int main(int argc, char **argv) {
                             .torch_infer = NAN};
     }
 
+    // the anchor: OpenBLAS with its own threads on one big square product
+    openblas_set_num_threads(threads);
     double gflops = sgemm_gflops();
+    model_set_threads(threads);
     for (int i = 0; i < n; i++) bench_kdtune(&res[i], B, min_seconds);
     if (torch) bench_torch(res, n, python, KDT_BENCH_DIR "/torch_bench.py", threads, B, min_seconds);
 

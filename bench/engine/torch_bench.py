@@ -108,7 +108,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    makers = {"cnn": (CNN, 10, 3), "resnet18": (ResNet18, 3, 2)}
+    makers = {"cnn": (CNN, 10, 3), "resnet18": (ResNet18, 2, 1)}
     out = {"torch": torch.__version__, "threads": args.threads, "batch": args.batch, "models": {}}
     for name in args.models.split(","):
         make, min_iters, warmup = makers[name]
