@@ -2,9 +2,9 @@
 // is one GEMM on the input itself; any other is an im2col of a chunk of images followed by one
 // GEMM whose output columns are that chunk's contiguous slice of every output channel's row.
 #include <assert.h>
-#include <cblas.h>
 #include <string.h>
 
+#include "model/gemm.h"
 #include "model/ops.h"
 
 // Largest im2col buffer, in floats: big enough that each GEMM has thousands of columns, small
@@ -120,14 +120,14 @@ void conv2d_forward(float *out, float *ws, const float *inp, const float *weight
     int CKK = C * KH * KW, OHW = OH * OW;
     size_t N = (size_t)B * OHW;
     if (conv2d_is_pointwise(KH, KW, stride, pad)) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)N, C, 1.0f, weight, C, inp,
+        gemm(false, false, OC, (int)N, C, 1.0f, weight, C, inp,
                     (int)N, 0.0f, out, (int)N);
     } else {
         int nb = chunk_images(B, CKK, OHW);
         for (int b0 = 0; b0 < B; b0 += nb) {
             int n = b0 + nb <= B ? nb : B - b0;
             conv2d_im2col(ws, inp, B, b0, n, C, H, W, KH, KW, stride, pad);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, n * OHW, CKK, 1.0f, weight,
+            gemm(false, false, OC, n * OHW, CKK, 1.0f, weight,
                         CKK, ws, n * OHW, 0.0f, out + (size_t)b0 * OHW, (int)N);
         }
     }
@@ -143,10 +143,10 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const
     if (dbias) sum_rows_add(dbias, dout, OC, N);
     if (conv2d_is_pointwise(KH, KW, stride, pad)) {
         // dW (OC, C) += dout (OC, N) * inp^T (N, C); dinp (C, N) += W^T (C, OC) * dout (OC, N)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)N, 1.0f, dout, (int)N, inp,
+        gemm(false, true, OC, C, (int)N, 1.0f, dout, (int)N, inp,
                     (int)N, 1.0f, dweight, C);
         if (dinp)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)N, OC, 1.0f, weight, C,
+            gemm(true, false, C, (int)N, OC, 1.0f, weight, C,
                         dout, (int)N, 1.0f, dinp, (int)N);
         return;
     }
@@ -155,11 +155,11 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const
         int n = b0 + nb <= B ? nb : B - b0;
         const float *dchunk = dout + (size_t)b0 * OHW; // (OC, n*OHW) with leading dimension N
         conv2d_im2col(ws, inp, B, b0, n, C, H, W, KH, KW, stride, pad);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, n * OHW, 1.0f, dchunk, (int)N,
+        gemm(false, true, OC, CKK, n * OHW, 1.0f, dchunk, (int)N,
                     ws, n * OHW, 1.0f, dweight, CKK);
         if (dinp) {
             // dcol (CKK, n*OHW) = W^T (CKK, OC) * dout chunk, reusing the im2col buffer
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, n * OHW, OC, 1.0f, weight,
+            gemm(true, false, CKK, n * OHW, OC, 1.0f, weight,
                         CKK, dchunk, (int)N, 0.0f, ws, n * OHW);
             col2im_add(dinp, ws, B, b0, n, C, H, W, KH, KW, stride, pad);
         }

@@ -1,9 +1,9 @@
 // The small layers around the convolutions: ReLU, max pooling, global average pooling, linear,
 // residual add, flatten, the option-A shortcut, and the layout changes at the API edge.
-#include <cblas.h>
 #include <float.h>
 #include <string.h>
 
+#include "model/gemm.h"
 #include "model/ops.h"
 
 void relu_forward(float *out, const float *inp, size_t n) {
@@ -101,7 +101,7 @@ void linear_forward(float *out, const float *inp, const float *weight, const flo
         for (int k = 0; k < K; k++)
             for (int b = 0; b < B; b++) out[(size_t)k * B + b] = bias[k];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, B, F, 1.0f, weight, F, inp, B,
+    gemm(false, false, K, B, F, 1.0f, weight, F, inp, B,
                 bias ? 1.0f : 0.0f, out, B);
 }
 
@@ -115,10 +115,10 @@ void linear_backward(float *dinp, float *dweight, float *dbias, const float *dou
         }
     }
     // dW (K, F) += dout (K, B) * inp^T (B, F); dinp (F, B) += W^T (F, K) * dout (K, B)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, F, B, 1.0f, dout, B, inp, B, 1.0f,
+    gemm(false, true, K, F, B, 1.0f, dout, B, inp, B, 1.0f,
                 dweight, F);
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, F, B, K, 1.0f, weight, F, dout, B, 1.0f,
+        gemm(true, false, F, B, K, 1.0f, weight, F, dout, B, 1.0f,
                     dinp, B);
 }
 

@@ -2,7 +2,6 @@
 // parameters, gradients, activations and workspace, sized for the largest batch), initialization,
 // and the forward and backward passes that walk the layer list.
 #include <assert.h>
-#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -10,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/gemm.h"
 #include "model/model_impl.h"
 #include "model/ops.h"
 
@@ -128,6 +128,7 @@ model *model_create(const model_spec *spec, int max_batch) {
         kdt_fail(KDT_ERR_CONFIG, "model: max batch %d must be at least 1", max_batch);
         return NULL;
     }
+    gemm_init_threads();
     model *m = calloc(1, sizeof *m);
     if (!m) {
         kdt_fail(KDT_ERR_NOMEM, "model: out of memory");
@@ -229,7 +230,7 @@ void model_copy_params(model *dst, const model *src) {
 
 void model_set_threads(int n) {
     assert(n >= 1);
-    openblas_set_num_threads(n);
+    gemm_init_threads(); // OpenBLAS runs single-threaded inside the engine's OpenMP threads
     omp_set_num_threads(n);
 }
 

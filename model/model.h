@@ -99,7 +99,8 @@ kdt_status model_load(model *m, const char *path);
 // Reads only the spec stored in a checkpoint (to create the matching model).
 kdt_status model_load_spec(const char *path, model_spec *spec);
 
-// Sets the threads of OpenBLAS and of OpenMP (n >= 1).
+// Sets the engine's threads (n >= 1): OpenMP runs n threads and every GEMM is split over them,
+// each calling OpenBLAS single-threaded (model_create also makes OpenBLAS single-threaded).
 void model_set_threads(int n);
 
 // Multiply-adds of one image's forward pass (convolutions and linear layers).

@@ -1,0 +1,33 @@
+// GEMM split by column blocks of C over OpenMP threads, each block one single-threaded OpenBLAS
+// call; small products run as one call.
+#include "model/gemm.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+void gemm_init_threads(void) { openblas_set_num_threads(1); }
+
+void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+          const float *B, int ldb, float beta, float *C, int ldc) {
+    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+    int T = omp_in_parallel() ? 1 : omp_get_max_threads();
+    // below ~1 M multiply-adds, or fewer than 32 columns per thread, threads cost more than they save
+    if (T <= 1 || (double)M * N * K < 1e6 || N < 32 * T) {
+        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        // column blocks rounded to 16 floats (one cache line) so threads never share a line of C
+        int per = ((N + nt - 1) / nt + 15) / 16 * 16;
+        int n0 = t * per, n1 = n0 + per < N ? n0 + per : N;
+        if (n0 < n1) {
+            // op(B)'s columns n0..n1: B + n0 when stored (K, N), rows n0..n1 when stored (N, K)
+            const float *Bt = trans_b ? B + (size_t)n0 * ldb : B + n0;
+            cblas_sgemm(CblasRowMajor, ta, tb, M, n1 - n0, K, alpha, A, lda, Bt, ldb, beta, C + n0,
+                        ldc);
+        }
+    }
+}
