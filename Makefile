@@ -16,7 +16,7 @@ build: deps
 
 # The main job on the embedded default.
 demo: build
-	./$(BUILD)/kdtune validate
+	./$(BUILD)/kdtune run
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
