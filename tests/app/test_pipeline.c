@@ -142,6 +142,54 @@ static void resume_after_kills(void **state) {
 
 static double jnum(json_t *o, const char *key) { return json_real_value(json_object_get(o, key)); }
 
+// --ordered tunes each ordered pair with the position fixed: runs gp/I-J/forward and /reverse.
+static void ordered_tuning(void **state) {
+    (void)state;
+    const char *args[] = {"--strategy", "gp", "--ordered", "--pairs", "1-3", NULL};
+    assert_int_equal(run("tune", args, NULL), 0);
+    assert_journal_sound("gp/1-3/forward", 6);
+    assert_journal_sound("gp/1-3/reverse", 6);
+    size_t n;
+    json_t *lines = journal(&n);
+    for (size_t k = 0; k < n; k++) {
+        json_t *l = json_array_get(lines, k);
+        const char *r = json_string_value(json_object_get(l, "run"));
+        if (strcmp(r, "gp/1-3/reverse") == 0) {
+            assert_string_equal(json_string_value(json_object_get(l, "position")), "reverse");
+            assert_int_equal(json_integer_value(json_object_get(l, "student")), 1);
+        }
+    }
+    json_decref(lines);
+}
+
+// A damaged checkpoint is reported and retrained (to the same weights: training is deterministic);
+// a run directory made with another config is refused with exit status 2.
+static void damaged_checkpoint_and_foreign_config(void **state) {
+    (void)state;
+    char path[128], csv[128], *before, *after;
+    size_t len;
+    snprintf(csv, sizeof csv, "%s/participants/pretrain.csv", dir);
+    assert_int_equal(fs_read_all(csv, &before, &len), KDT_OK);
+    snprintf(path, sizeof path, "%s/participants/p2.ckpt", dir);
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    fseek(f, 200, SEEK_SET);
+    fputc(0x5A, f);
+    fclose(f);
+    assert_int_equal(run("pretrain", NULL, NULL), 0);
+    assert_int_equal(fs_read_all(csv, &after, &len), KDT_OK);
+    char *row_before = strstr(before, "\n2,"), *row_after = strstr(after, "\n2,");
+    assert_non_null(row_before);
+    assert_non_null(row_after);
+    // Same accuracies (the columns up to "seconds"), now marked as trained rather than loaded.
+    assert_memory_equal(row_before, row_after, (size_t)(strstr(row_before, ",0.") - row_before) + 30);
+    assert_non_null(strstr(row_after, ",trained,"));
+    free(before);
+    free(after);
+    const char *other[] = {"partition.seed=7", NULL};
+    assert_int_equal(run("pretrain", other, NULL), 2);
+}
+
 static void summary_matches_the_journal(void **state) {
     (void)state;
     assert_int_equal(run("report", NULL, NULL), 0);
@@ -182,7 +230,9 @@ static void summary_matches_the_journal(void **state) {
     assert_int_equal(json_integer_value(json_object_get(sum, "pairs")), 6);
     json_t *gp = json_object_get(json_object_get(sum, "strategies"), "gp");
     assert_non_null(gp);
-    assert_true(fabs(jnum(gp, "mean_evaluations_per_pair") - 6.0) < 1e-12);
+    // 6 per pair, and 6 + 2 x 6 on pair 1-3, tuned again in ordered mode (a run per position)
+    if (fabs(jnum(gp, "mean_evaluations_per_pair") - (5 * 6 + 18) / 6.0) > 1e-12)
+        fail_msg("gp: %g evaluations per pair", jnum(gp, "mean_evaluations_per_pair"));
     json_decref(lines);
     json_decref(sum);
 }
@@ -234,6 +284,8 @@ static void recommendations_read_back(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resume_after_kills),
+        cmocka_unit_test(ordered_tuning),
+        cmocka_unit_test(damaged_checkpoint_and_foreign_config),
         cmocka_unit_test(summary_matches_the_journal),
         cmocka_unit_test(recommendations_read_back),
     };
