@@ -52,6 +52,17 @@ static void validate_prints_the_default(void **state) {
     expect("validate -o /tmp/somewhere", 0, "dir: \"/tmp/somewhere\"");
 }
 
+// Every committed experiment config is valid.
+static void experiment_configs_validate(void **state) {
+    (void)state;
+    const char *configs[] = {"default", "small", "mnist", "partitions", "cifar10_resnet18"};
+    for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
+        char args[128];
+        snprintf(args, sizeof args, "validate -q -c experiments/%s.yaml", configs[i]);
+        expect(args, 0, "experiment:");
+    }
+}
+
 static void usage_errors_exit_2(void **state) {
     (void)state;
     expect("frobnicate", 2, "unknown command 'frobnicate'");
@@ -68,6 +79,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_and_version),
         cmocka_unit_test(validate_prints_the_default),
+        cmocka_unit_test(experiment_configs_validate),
         cmocka_unit_test(usage_errors_exit_2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
