@@ -404,11 +404,7 @@ kdt_status config_load_file(kdt_config *cfg, const char *path) {
     char *text;
     size_t len;
     kdt_status s = fs_read_all(path, &text, &len);
-    if (s) {
-        char why[1024];
-        snprintf(why, sizeof why, "%s", kdt_errmsg());
-        return kdt_fail(KDT_ERR_CONFIG, "%s; check the path given with -c", why);
-    }
+    if (s) return kdt_fail(KDT_ERR_CONFIG, "%s; check the path given with -c", kdt_errmsg());
     s = config_load_string(cfg, text, len, path);
     free(text);
     return s;

@@ -130,7 +130,9 @@ static kdt_status load_line(const json_t *line, size_t lineno, void *user) {
     }
     trial t;
     kdt_status s = trial_from_json(line, &t);
-    if (s) return kdt_fail_context(s, "%s:%zu", e->journal, lineno);
+    if (s)
+        return kdt_fail(s, "%s:%zu: not an evaluation line of kdtune (%s); was the file written by "
+                        "another tool? Move it away to start the journal over", e->journal, lineno, kdt_errmsg());
     if (t.is_recommendation) return KDT_OK;
     eval_key k = {t.student, t.teacher, t.transfer_set, t.temperature, t.alpha};
     return cache_put(e, &k, &t);

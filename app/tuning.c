@@ -23,18 +23,18 @@ kdt_status tuning_parse_pairs(const char *spec, int participants, tuning_pair *p
     while (*p) {
         int i, j, used;
         if (sscanf(p, "%d-%d%n", &i, &j, &used) != 2 && sscanf(p, "%d:%d%n", &i, &j, &used) != 2)
-            return kdt_fail(KDT_ERR_USAGE, "--pairs '%s': expected pairs such as 0-1,2-5 (or all)", spec);
+            return kdt_fail(KDT_ERR_USAGE, "pairs '%s': expected pairs such as 0-1,2-5 (or all)", spec);
         if (i > j) { int t = i; i = j; j = t; }
         if (i < 0 || j >= participants || i == j)
-            return kdt_fail(KDT_ERR_USAGE, "--pairs '%s': pair %d-%d is not two different participants "
-                            "in [0, %d)", spec, i, j, participants);
+            return kdt_fail(KDT_ERR_USAGE, "pairs '%s': %d-%d is not two different participants in "
+                            "[0, %d) (federation.participants)", spec, i, j, participants);
         bool dup = false;
         for (int q = 0; q < *n; q++) dup |= pairs[q].i == i && pairs[q].j == j;
         if (!dup) pairs[(*n)++] = (tuning_pair){i, j};
         p += used;
         if (*p == ',') p++;
         else if (*p)
-            return kdt_fail(KDT_ERR_USAGE, "--pairs '%s': expected ',' after %d-%d", spec, i, j);
+            return kdt_fail(KDT_ERR_USAGE, "pairs '%s': expected ',' after %d-%d", spec, i, j);
     }
     return KDT_OK;
 }

@@ -23,10 +23,12 @@ const char *kdt_status_str(kdt_status s) {
 }
 
 kdt_status kdt_fail(kdt_status s, const char *fmt, ...) {
+    char msg[MSG_CAP]; // formatted aside: an argument may be kdt_errmsg() itself
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_msg, msg, sizeof msg);
     return s;
 }
 

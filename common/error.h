@@ -17,7 +17,8 @@ typedef enum {
 const char *kdt_status_str(kdt_status s);
 
 // Records a formatted message for the calling thread and returns s, so that callers can write
-// `return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));`.
+// `return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));`. An argument may be
+// kdt_errmsg() itself, to wrap the previous message.
 kdt_status kdt_fail(kdt_status s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 // Prefixes the calling thread's message with more context ("while loading X: ...").

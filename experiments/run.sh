@@ -11,7 +11,7 @@ make --no-print-directory build >/dev/null
 run_one() { # name config [overrides...]
   local name=$1 config=$2; shift 2
   local out=experiments/runs/$name res=experiments/results/$name
-  local cmd="./build/kdtune run -c $config -o $out $*"
+  local cmd="./build/kdtune run -q -c $config -o $out $*"
   echo "== $name: $cmd"
   local t0=$SECONDS
   $cmd
