@@ -245,6 +245,14 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         bool inside;
         if (!s) s = default_point(space, cfg, x0, &inside);
         if (!s && inside) s = tuner_add_initial_point(tn, x0);
+        // Then the default T and alpha in every other transfer set and position: the default phase
+        // evaluates them anyway, so they come from the journal at no training cost, and they tell
+        // every strategy early which combination is promising.
+        size_t nt = tuner_space_n_choices(space, P_TRANSFER), npos = tuner_space_n_choices(space, P_POSITION);
+        for (size_t c = 0; !s && inside && c < nt * npos; c++) {
+            double xc[N_PARAMS] = {x0[P_TEMPERATURE], x0[P_ALPHA], (double)(c / npos), (double)(c % npos)};
+            if (memcmp(xc, x0, sizeof xc) != 0 && tuner_space_contains(space, xc)) s = tuner_add_initial_point(tn, xc);
+        }
         if (!s && strategy == TUNER_GP && cfg->tuner.initial_points > 0)
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
         char key[64];
