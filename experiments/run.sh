@@ -7,6 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make --no-print-directory build >/dev/null
+commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!experiments/results' || echo "+changes")
 
 run_one() { # name config [overrides...]
   local name=$1 config=$2; shift 2
@@ -27,7 +28,7 @@ run_one() { # name config [overrides...]
 Command (from the repository root): \`$cmd\`
 
 Wall time: ${secs} s on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),
-kdtune $(./build/kdtune --version | cut -d' ' -f2), commit $(git rev-parse --short HEAD), $(date -u +%Y-%m-%d).
+kdtune $(./build/kdtune --version | cut -d' ' -f2), commit $commit, $(date -u +%Y-%m-%d).
 MD
   echo "== $name: ${secs} s, results in $res"
 }
