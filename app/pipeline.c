@@ -80,13 +80,13 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     int trained0 = evaluator_trained(p->eval);
     tuning_progress prog = {progress_create("evaluations", total), 0, PTHREAD_MUTEX_INITIALIZER};
     // Phase by phase over all pairs, so that the grid is complete before the tuners are compared;
-    // within a phase the pairs are shared out among the workers.
-    int n_phases = (ph->defaults ? 1 : 0) + (ph->grid ? 1 : 0) + ph->n_strategies;
+    // within a phase the pairs are shared out among the workers. Strategy -1: the default, -2: the grid.
+    int phases[2 + TUNER_N_STRATEGIES], n_phases = 0;
+    if (ph->defaults) phases[n_phases++] = -1;
+    if (ph->grid) phases[n_phases++] = -2;
+    for (int k = 0; k < ph->n_strategies; k++) phases[n_phases++] = (int)ph->strategies[k];
     kdt_status s = KDT_OK;
-    for (int phase = 0; phase < n_phases && !s; phase++) {
-        int kind = phase; // 0 defaults, 1 grid, 2.. strategies, after skipping absent phases
-        if (!ph->defaults) kind++;
-        if (!ph->grid && kind >= 1) kind++;
+    for (int f = 0; f < n_phases && !s; f++) {
         volatile bool failed = false;
         char msg[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1) num_threads(p->workers) if (p->workers > 1)
@@ -94,12 +94,12 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
             if (failed) continue;
             int w = omp_get_thread_num();
             kdt_status st;
-            if (kind == 0) st = tuning_default(p->eval, w, cfg, p->pairs[q], &prog);
-            else if (kind == 1) st = tuning_grid(p->eval, w, cfg, p->pairs[q], &prog);
-            else st = tuning_tune(p->eval, w, cfg, ph->strategies[kind - 2], p->pairs[q], &prog);
+            if (phases[f] == -1) st = tuning_default(p->eval, w, cfg, p->pairs[q], &prog);
+            else if (phases[f] == -2) st = tuning_grid(p->eval, w, cfg, p->pairs[q], &prog);
+            else st = tuning_tune(p->eval, w, cfg, (tuner_strategy)phases[f], p->pairs[q], &prog);
             if (st) {
 #pragma omp critical(pipeline_error)
-                if (!failed) {
+                if (!failed) { // the first failure's message, copied out of its thread
                     failed = true;
                     s = st;
                     snprintf(msg, sizeof msg, "%s", kdt_errmsg());
@@ -113,7 +113,7 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     int trained = evaluator_trained(p->eval) - trained0;
     double secs = timer_now() - t0;
     if (s) log_error("%s", kdt_errmsg());
-    log_info("%zu evaluations over %d pairs in %.1f s: %d KD rounds trained (%.3f s each), the rest from the "
-             "journal", done, p->n_pairs, secs, trained, trained ? secs / trained : 0.0);
+    log_info("%zu evaluations over %d pairs in %.1f s with %d worker%s: %d KD rounds trained, the rest read "
+             "from the journal", done, p->n_pairs, secs, p->workers, p->workers > 1 ? "s" : "", trained);
     return s;
 }
