@@ -6,6 +6,15 @@
 
 #include "model/gemm.h"
 #include "model/ops.h"
+#include "model/winograd.h"
+
+static bool winograd_on = true;
+
+void conv2d_enable_winograd(bool on) { winograd_on = on; }
+
+bool conv2d_uses_winograd(int KH, int KW, int stride, int pad) {
+    return winograd_on && KH == 3 && KW == 3 && stride == 1 && pad <= 2;
+}
 
 // Largest im2col buffer, in floats: big enough that each GEMM has thousands of columns, small
 // enough (16 MiB) to stay in the last-level cache and not dominate the model's memory.
@@ -20,10 +29,20 @@ static int chunk_images(int B, int CKK, int OHW) {
     return (int)nb;
 }
 
-size_t conv2d_workspace_floats(int B, int C, int OH, int OW, int KH, int KW, int stride, int pad) {
+size_t conv2d_workspace_floats(int B, int C, int OC, int OH, int OW, int KH, int KW, int stride,
+                               int pad) {
     if (conv2d_is_pointwise(KH, KW, stride, pad)) return 0;
     int CKK = C * KH * KW;
-    return (size_t)CKK * (size_t)(OH * OW) * (size_t)chunk_images(B, CKK, OH * OW);
+    size_t ws = (size_t)CKK * (size_t)(OH * OW) * (size_t)chunk_images(B, CKK, OH * OW);
+    if (conv2d_uses_winograd(KH, KW, stride, pad)) {
+        // the forward pass, and the input gradient: a convolution from OC to C channels over H x W
+        int H = OH + 2 - 2 * pad, W = OW + 2 - 2 * pad;
+        size_t f = winograd_workspace_floats(B, C, OC, OH, OW);
+        size_t b = winograd_workspace_floats(B, OC, C, H, W);
+        if (f > ws) ws = f;
+        if (b > ws) ws = b;
+    }
+    return ws;
 }
 
 void conv2d_im2col(float *col, const float *inp, int B, int b0, int nb, int C, int H, int W,
@@ -122,6 +141,9 @@ void conv2d_forward(float *out, float *ws, const float *inp, const float *weight
     if (conv2d_is_pointwise(KH, KW, stride, pad)) {
         gemm(false, false, OC, (int)N, C, 1.0f, weight, C, inp,
                     (int)N, 0.0f, out, (int)N);
+    } else if (conv2d_uses_winograd(KH, KW, stride, pad)) {
+        winograd_transform_weights(ws, weight, OC, C, false);
+        winograd_conv3x3(out, false, ws + (size_t)16 * OC * C, ws, inp, B, C, H, W, OC, pad);
     } else {
         int nb = chunk_images(B, CKK, OHW);
         for (int b0 = 0; b0 < B; b0 += nb) {
@@ -150,6 +172,7 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const
                         dout, (int)N, 1.0f, dinp, (int)N);
         return;
     }
+    bool wino = conv2d_uses_winograd(KH, KW, stride, pad);
     int nb = chunk_images(B, CKK, OHW);
     for (int b0 = 0; b0 < B; b0 += nb) {
         int n = b0 + nb <= B ? nb : B - b0;
@@ -157,11 +180,16 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const
         conv2d_im2col(ws, inp, B, b0, n, C, H, W, KH, KW, stride, pad);
         gemm(false, true, OC, CKK, n * OHW, 1.0f, dchunk, (int)N,
                     ws, n * OHW, 1.0f, dweight, CKK);
-        if (dinp) {
+        if (dinp && !wino) {
             // dcol (CKK, n*OHW) = W^T (CKK, OC) * dout chunk, reusing the im2col buffer
             gemm(true, false, CKK, n * OHW, OC, 1.0f, weight,
                         CKK, dchunk, (int)N, 0.0f, ws, n * OHW);
             col2im_add(dinp, ws, B, b0, n, C, H, W, KH, KW, stride, pad);
         }
+    }
+    if (dinp && wino) {
+        // dinp += the 3x3 stride-1 convolution of dout with the flipped kernel, padding 2 - pad
+        winograd_transform_weights(ws, weight, OC, C, true);
+        winograd_conv3x3(dinp, true, ws + (size_t)16 * OC * C, ws, dout, B, OC, OH, OW, C, 2 - pad);
     }
 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timer.h"
 #include "model/gemm.h"
 #include "model/model_impl.h"
 #include "model/ops.h"
@@ -147,8 +148,8 @@ model *model_create(const model_spec *spec, int max_batch) {
     for (int i = 0; i < m->n_layers; i++) {
         const layer *l = &m->layers[i];
         if (l->kind != LAYER_CONV) continue;
-        size_t ws = conv2d_workspace_floats(max_batch, l->C, l->OH, l->OW, l->k, l->k, l->stride,
-                                            l->pad);
+        size_t ws = conv2d_workspace_floats(max_batch, l->C, l->OC, l->OH, l->OW, l->k, l->k,
+                                            l->stride, l->pad);
         if (ws > m->n_ws) m->n_ws = ws;
     }
     size_t K = (size_t)spec->num_classes, logits_off = (m->n_ws + 15) / 16 * 16;
@@ -177,6 +178,8 @@ model *model_create(const model_spec *spec, int max_batch) {
 
 void model_destroy(model *m) {
     if (!m) return;
+    free(m->prof_fwd);
+    free(m->prof_bwd);
     free(m->layers);
     free(m->acts);
     free(m->named);
@@ -340,7 +343,11 @@ const float *model_forward(model *m, const float *x, int B, bool train) {
     assert(B >= 1 && B <= m->max_batch);
     const act_desc *in = &m->acts[0];
     layout_to_channel_major(A(m, 0), x, B, in->C, in->H * in->W);
-    for (int i = 0; i < m->n_layers; i++) layer_forward(m, &m->layers[i], B, train);
+    for (int i = 0; i < m->n_layers; i++) {
+        double t0 = m->profile ? timer_now() : 0.0;
+        layer_forward(m, &m->layers[i], B, train);
+        if (m->profile) m->prof_fwd[i] += timer_now() - t0;
+    }
     layout_to_batch_major(m->logits, A(m, m->output), B, m->spec.num_classes, 1);
     m->cur_batch = B;
     m->cur_train = train;
@@ -351,7 +358,50 @@ void model_backward(model *m, const float *dlogits) {
     int B = m->cur_batch;
     assert(B >= 1 && "model_backward needs a forward first");
     // activation gradients accumulate (a tensor may feed two layers): clear the batch's part
+    double t0 = m->profile ? timer_now() : 0.0;
     for (int i = 1; i < m->n_acts; i++) memset(D(m, i), 0, sizeof(float) * numel(m, i, B));
+    if (m->profile) m->prof_bwd[m->n_layers] += timer_now() - t0;
     layout_to_channel_major(D(m, m->output), dlogits, B, m->spec.num_classes, 1);
-    for (int i = m->n_layers - 1; i >= 0; i--) layer_backward(m, &m->layers[i], B);
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        double t0 = m->profile ? timer_now() : 0.0;
+        layer_backward(m, &m->layers[i], B);
+        if (m->profile) m->prof_bwd[i] += timer_now() - t0;
+    }
+}
+
+// ---- profiling ----------------------------------------------------------------------------------
+
+void model_set_profiling(model *m, bool on) {
+    if (on && !m->prof_fwd) {
+        m->prof_fwd = calloc((size_t)m->n_layers + 1, sizeof(double));
+        m->prof_bwd = calloc((size_t)m->n_layers + 1, sizeof(double));
+        if (!m->prof_fwd || !m->prof_bwd) return;
+    }
+    m->profile = on;
+}
+
+void model_print_profile(const model *m, void *file) {
+    static const char *const kinds[] = {"conv", "bn", "maxpool", "gap", "linear", "add",
+                                        "flatten", "shortcut_pad"};
+    FILE *f = file;
+    if (!m->prof_fwd) return;
+    double tf = 0.0, tb = 0.0;
+    for (int i = 0; i <= m->n_layers; i++) {
+        tf += m->prof_fwd[i];
+        tb += m->prof_bwd[i];
+    }
+    fprintf(f, "%-4s %-12s %-22s %9s %9s\n", "#", "layer", "in -> out", "fwd s", "bwd s");
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *l = &m->layers[i];
+        char shape[64];
+        snprintf(shape, sizeof shape, "%dx%dx%d->%dx%dx%d", l->C, l->H, l->W, l->OC, l->OH, l->OW);
+        char kind[32];
+        if (l->kind == LAYER_CONV)
+            snprintf(kind, sizeof kind, "conv%dx%d/%d", l->k, l->k, l->stride);
+        else
+            snprintf(kind, sizeof kind, "%s%s", kinds[l->kind], l->relu ? "+relu" : "");
+        fprintf(f, "%-4d %-12s %-22s %9.4f %9.4f\n", i, kind, shape, m->prof_fwd[i], m->prof_bwd[i]);
+    }
+    fprintf(f, "     %-35s %9s %9.4f\n", "zeroing activation gradients", "", m->prof_bwd[m->n_layers]);
+    fprintf(f, "     %-35s %9.4f %9.4f\n", "total", tf, tb);
 }

@@ -73,6 +73,9 @@ struct model {
     float *ws;               // workspace: convolution im2col, logits (B, K), dlogits (K, B)
     float *logits;
 
+    bool profile;            // time every layer (model_set_profiling)
+    double *prof_fwd, *prof_bwd; // (n_layers) seconds, when profiling
+
     int cur_batch;           // batch of the last forward
     bool cur_train;
     int output;              // activation id of the logits (K, 1, 1)

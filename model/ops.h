@@ -20,7 +20,14 @@ static inline bool conv2d_is_pointwise(int KH, int KW, int stride, int pad) {
 }
 
 // Floats of workspace conv2d_forward/backward need for these sizes (0 for a pointwise one).
-size_t conv2d_workspace_floats(int B, int C, int OH, int OW, int KH, int KW, int stride, int pad);
+size_t conv2d_workspace_floats(int B, int C, int OC, int OH, int OW, int KH, int KW, int stride,
+                               int pad);
+
+// 3x3 stride-1 convolutions (padding <= 2) use Winograd F(2x2, 3x3) for the forward pass and the
+// input gradient (winograd.c); the weight gradient always uses im2col. Tests switch it off to
+// check the im2col path as well (process-wide; not to be changed while a model runs).
+bool conv2d_uses_winograd(int KH, int KW, int stride, int pad);
+void conv2d_enable_winograd(bool on);
 
 // out (OC, B, OH, OW) = weight (OC, C, KH, KW) * inp (C, B, H, W) + bias (OC) (bias may be NULL).
 // ws: conv2d_workspace_floats(...) floats.

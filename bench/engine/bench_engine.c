@@ -91,6 +91,13 @@ static void bench_kdtune(result *r, int B, double min_seconds) {
     r->train = images_per_second(m, opt, x, y, dz, B, true, big ? 1 : 3, big ? 2 : 10, min_seconds);
     r->infer = images_per_second(m, opt, x, y, dz, B, false, big ? 1 : 3, big ? 3 : 10, min_seconds);
     r->macs = model_forward_macs(m);
+    if (getenv("KDTUNE_BENCH_PROFILE")) {
+        // a few profiled training steps, per layer, to stderr
+        model_set_profiling(m, true);
+        images_per_second(m, opt, x, y, dz, B, true, 0, 2, 0.0);
+        fprintf(stderr, "profile of 2 training steps of %s:\n", r->name);
+        model_print_profile(m, stderr);
+    }
     sgd_destroy(opt);
     model_destroy(m);
     free(x);

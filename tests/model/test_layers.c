@@ -51,15 +51,16 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
     int OH = conv_out_size(H, K, S, P), OW = conv_out_size(W, K, S, P);
     size_t nx = (size_t)C * B * H * W, nw = (size_t)OC * C * K * K, ny = (size_t)OC * B * OH * OW;
     float *x = fa(nx), *w = fa(nw), *b = bias ? fa((size_t)OC) : NULL, *y = fa(ny), *yr = fa(ny);
-    float *ws = fa(conv2d_workspace_floats(B, C, OH, OW, K, K, S, P));
+    float *ws = fa(conv2d_workspace_floats(B, C, OC, OH, OW, K, K, S, P));
     tu_fill(x, nx, &r, -1, 1);
     tu_fill(w, nw, &r, -0.5f, 0.5f);
     if (b) tu_fill(b, (size_t)OC, &r, -0.5f, 0.5f);
     conv2d_forward(y, ws, x, w, b, B, C, H, W, OC, K, K, S, P);
     naive_conv2d_forward(yr, x, w, b, B, C, H, W, OC, K, K, S, P);
     double ref, d = tu_max_diff(y, yr, ny, &ref);
-    printf("  conv B%d C%d %dx%d OC%d k%d s%d p%d bias%d: forward max diff %.3g (max |ref| %.3g)\n",
-           B, C, H, W, OC, K, S, P, bias, d, ref);
+    printf("  conv B%d C%d %dx%d OC%d k%d s%d p%d bias%d %s: forward max diff %.3g (max |ref| %.3g)\n",
+           B, C, H, W, OC, K, S, P, bias, conv2d_uses_winograd(K, K, S, P) ? "winograd" : "im2col",
+           d, ref);
     assert_true(d <= 1e-5 * (1.0 + ref) * sqrt((double)C * K * K));
 
     // backward against the naive adjoint, accumulating on top of nonzero gradients
@@ -96,15 +97,24 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
 
 static void conv_matches_naive(void **state) {
     (void)state;
-    check_conv_case(2, 3, 8, 8, 4, 3, 1, 1, true, true);    // 3x3 same padding
+    // 3x3 stride 1 runs through Winograd: check it, then the same shapes through im2col
+    for (int wino = 1; wino >= 0; wino--) {
+        conv2d_enable_winograd(wino);
+        check_conv_case(2, 3, 8, 8, 4, 3, 1, 1, true, true);   // 3x3 same padding
+        check_conv_case(3, 5, 7, 9, 6, 3, 1, 1, false, true);  // odd sizes: partial tiles
+        check_conv_case(2, 3, 6, 5, 2, 3, 1, 0, true, false);  // no padding
+        check_conv_case(2, 2, 5, 6, 3, 3, 1, 2, true, false);  // padding 2
+        // many images: im2col and Winograd tiles go in several chunks, the last one short
+        check_conv_case(9, 64, 32, 32, 3, 3, 1, 1, false, false);
+        check_conv_case(11, 32, 64, 64, 16, 3, 1, 1, false, false);
+        check_conv_case(5, 512, 4, 4, 512, 3, 1, 1, false, false); // ResNet-18's last stage
+    }
+    conv2d_enable_winograd(true);
     check_conv_case(3, 4, 9, 7, 5, 3, 2, 1, false, true);   // stride 2, odd non-square input
     check_conv_case(2, 6, 5, 5, 3, 1, 1, 0, true, true);    // pointwise: no im2col
     check_conv_case(2, 4, 8, 8, 6, 1, 2, 0, false, true);   // 1x1 stride 2 projection shortcut
     check_conv_case(2, 2, 7, 6, 3, 5, 1, 2, true, false);   // 5x5
-    check_conv_case(1, 3, 6, 6, 2, 3, 1, 0, true, false);   // no padding
     check_conv_case(2, 2, 4, 4, 2, 3, 3, 2, true, false);   // padding larger than the stride
-    // many images: the im2col is done in several chunks, the last one short
-    check_conv_case(9, 64, 32, 32, 3, 3, 1, 1, false, false);
 }
 
 // ---- batch norm ---------------------------------------------------------------------------------
