@@ -12,8 +12,10 @@ static bool winograd_on = true;
 
 void conv2d_enable_winograd(bool on) { winograd_on = on; }
 
-bool conv2d_uses_winograd(int KH, int KW, int stride, int pad) {
-    return winograd_on && KH == 3 && KW == 3 && stride == 1 && pad <= 2;
+bool conv2d_uses_winograd(int C, int KH, int KW, int stride, int pad) {
+    // with few channels to reduce over, the 16 products are thin GEMMs dominated by writing
+    // their outputs: an im2col GEMM is faster (a network's first layer, C = 1 or 3)
+    return winograd_on && KH == 3 && KW == 3 && stride == 1 && pad <= 2 && C >= 16;
 }
 
 // Largest im2col buffer, in floats: big enough that each GEMM has thousands of columns, small
@@ -34,12 +36,14 @@ size_t conv2d_workspace_floats(int B, int C, int OC, int OH, int OW, int KH, int
     if (conv2d_is_pointwise(KH, KW, stride, pad)) return 0;
     int CKK = C * KH * KW;
     size_t ws = (size_t)CKK * (size_t)(OH * OW) * (size_t)chunk_images(B, CKK, OH * OW);
-    if (conv2d_uses_winograd(KH, KW, stride, pad)) {
-        // the forward pass, and the input gradient: a convolution from OC to C channels over H x W
-        int H = OH + 2 - 2 * pad, W = OW + 2 - 2 * pad;
+    // the forward pass, and the input gradient: a convolution from OC to C channels over H x W
+    if (conv2d_uses_winograd(C, KH, KW, stride, pad)) {
         size_t f = winograd_workspace_floats(B, C, OC, OH, OW);
-        size_t b = winograd_workspace_floats(B, OC, C, H, W);
         if (f > ws) ws = f;
+    }
+    if (conv2d_uses_winograd(OC, KH, KW, stride, pad)) {
+        int H = OH + 2 - 2 * pad, W = OW + 2 - 2 * pad;
+        size_t b = winograd_workspace_floats(B, OC, C, H, W);
         if (b > ws) ws = b;
     }
     return ws;
@@ -141,7 +145,7 @@ void conv2d_forward(float *out, float *ws, const float *inp, const float *weight
     if (conv2d_is_pointwise(KH, KW, stride, pad)) {
         gemm(false, false, OC, (int)N, C, 1.0f, weight, C, inp,
                     (int)N, 0.0f, out, (int)N);
-    } else if (conv2d_uses_winograd(KH, KW, stride, pad)) {
+    } else if (conv2d_uses_winograd(C, KH, KW, stride, pad)) {
         winograd_transform_weights(ws, weight, OC, C, false);
         winograd_conv3x3(out, false, ws + (size_t)16 * OC * C, ws, inp, B, C, H, W, OC, pad);
     } else {
@@ -172,7 +176,7 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const
                         dout, (int)N, 1.0f, dinp, (int)N);
         return;
     }
-    bool wino = conv2d_uses_winograd(KH, KW, stride, pad);
+    bool wino = conv2d_uses_winograd(OC, KH, KW, stride, pad); // dinp reduces over OC
     int nb = chunk_images(B, CKK, OHW);
     for (int b0 = 0; b0 < B; b0 += nb) {
         int n = b0 + nb <= B ? nb : B - b0;

@@ -23,10 +23,11 @@ static inline bool conv2d_is_pointwise(int KH, int KW, int stride, int pad) {
 size_t conv2d_workspace_floats(int B, int C, int OC, int OH, int OW, int KH, int KW, int stride,
                                int pad);
 
-// 3x3 stride-1 convolutions (padding <= 2) use Winograd F(2x2, 3x3) for the forward pass and the
-// input gradient (winograd.c); the weight gradient always uses im2col. Tests switch it off to
-// check the im2col path as well (process-wide; not to be changed while a model runs).
-bool conv2d_uses_winograd(int KH, int KW, int stride, int pad);
+// 3x3 stride-1 convolutions (padding <= 2) reducing over C >= 16 channels use Winograd
+// F(2x2, 3x3) (winograd.c): the forward pass when the input has C >= 16 channels, the input
+// gradient when the output has OC >= 16; the weight gradient always uses im2col. Tests switch it
+// off to check the im2col path as well (process-wide; not to be changed while a model runs).
+bool conv2d_uses_winograd(int C, int KH, int KW, int stride, int pad);
 void conv2d_enable_winograd(bool on);
 
 // out (OC, B, OH, OW) = weight (OC, C, KH, KW) * inp (C, B, H, W) + bias (OC) (bias may be NULL).

@@ -58,9 +58,10 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
     conv2d_forward(y, ws, x, w, b, B, C, H, W, OC, K, K, S, P);
     naive_conv2d_forward(yr, x, w, b, B, C, H, W, OC, K, K, S, P);
     double ref, d = tu_max_diff(y, yr, ny, &ref);
-    printf("  conv B%d C%d %dx%d OC%d k%d s%d p%d bias%d %s: forward max diff %.3g (max |ref| %.3g)\n",
-           B, C, H, W, OC, K, S, P, bias, conv2d_uses_winograd(K, K, S, P) ? "winograd" : "im2col",
-           d, ref);
+    printf("  conv B%d C%d %dx%d OC%d k%d s%d p%d bias%d fwd %s bwd %s: forward max diff %.3g "
+           "(max |ref| %.3g)\n", B, C, H, W, OC, K, S, P, bias,
+           conv2d_uses_winograd(C, K, K, S, P) ? "winograd" : "im2col",
+           conv2d_uses_winograd(OC, K, K, S, P) ? "winograd" : "im2col", d, ref);
     assert_true(d <= 1e-5 * (1.0 + ref) * sqrt((double)C * K * K));
 
     // backward against the naive adjoint, accumulating on top of nonzero gradients
@@ -100,12 +101,14 @@ static void conv_matches_naive(void **state) {
     // 3x3 stride 1 runs through Winograd: check it, then the same shapes through im2col
     for (int wino = 1; wino >= 0; wino--) {
         conv2d_enable_winograd(wino);
-        check_conv_case(2, 3, 8, 8, 4, 3, 1, 1, true, true);   // 3x3 same padding
-        check_conv_case(3, 5, 7, 9, 6, 3, 1, 1, false, true);  // odd sizes: partial tiles
-        check_conv_case(2, 3, 6, 5, 2, 3, 1, 0, true, false);  // no padding
-        check_conv_case(2, 2, 5, 6, 3, 3, 1, 2, true, false);  // padding 2
+        check_conv_case(2, 16, 8, 8, 16, 3, 1, 1, true, true);  // 3x3 same padding
+        check_conv_case(3, 16, 7, 9, 17, 3, 1, 1, false, true); // odd sizes: partial tiles
+        check_conv_case(2, 3, 8, 8, 4, 3, 1, 1, true, true);    // few channels: im2col
+        check_conv_case(2, 3, 6, 5, 16, 3, 1, 1, true, false);  // Winograd for dinp only
+        check_conv_case(2, 16, 6, 5, 16, 3, 1, 0, true, false); // no padding
+        check_conv_case(2, 16, 5, 6, 16, 3, 1, 2, true, false); // padding 2
         // many images: im2col and Winograd tiles go in several chunks, the last one short
-        check_conv_case(9, 64, 32, 32, 3, 3, 1, 1, false, false);
+        check_conv_case(9, 64, 32, 32, 16, 3, 1, 1, false, false);
         check_conv_case(11, 32, 64, 64, 16, 3, 1, 1, false, false);
         check_conv_case(5, 512, 4, 4, 512, 3, 1, 1, false, false); // ResNet-18's last stage
     }
