@@ -4,8 +4,23 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <stdatomic.h>
+#include <string.h>
 
-void gemm_init_threads(void) { openblas_set_num_threads(1); }
+#include "common/log.h"
+
+void gemm_init_threads(void) {
+    openblas_set_num_threads(1);
+    // OpenBLAS 0.3.21 does not recognize recent Xeons and runs its generic kernels, 3 to 5 times
+    // slower; it reads OPENBLAS_CORETYPE when it loads, so all we can do is say so, once
+    static atomic_int warned = 0;
+    const char *core = openblas_get_corename();
+    if (core && strcmp(core, "Prescott") == 0 && __builtin_cpu_supports("avx2") &&
+        atomic_exchange(&warned, 1) == 0)
+        log_warn("OpenBLAS uses its generic '%s' kernels on this CPU, several times slower than "
+                 "it could; set OPENBLAS_CORETYPE=%s in the environment", core,
+                 __builtin_cpu_supports("avx512f") ? "SkylakeX" : "Haswell");
+}
 
 void gemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
                  int lda, const float *B, int ldb, float beta, float *C, int ldc) {
