@@ -22,7 +22,30 @@ void relu_mask_inplace(float *d, const float *out, size_t n) {
         if (out[i] <= 0.0f) d[i] = 0.0f;
 }
 
+// The common 2x2 stride-2 window, without the generic loops (vectorizes over output columns).
+static void maxpool2_forward(float *out, const float *inp, int C, int B, int H, int W) {
+    int OH = H / 2, OW = W / 2;
+#pragma omp parallel for schedule(static)
+    for (size_t cb = 0; cb < (size_t)C * B; cb++) {
+        const float *src = inp + cb * H * W;
+        float *dst = out + cb * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = src + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            float *d = dst + (size_t)oh * OW;
+            for (int ow = 0; ow < OW; ow++) {
+                float a = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
+                float b = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
+                d[ow] = a > b ? a : b;
+            }
+        }
+    }
+}
+
 void maxpool_forward(float *out, const float *inp, int C, int B, int H, int W, int k, int stride) {
+    if (k == 2 && stride == 2) {
+        maxpool2_forward(out, inp, C, B, H, W);
+        return;
+    }
     int OH = conv_out_size(H, k, stride, 0), OW = conv_out_size(W, k, stride, 0);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; c++) {
@@ -44,8 +67,32 @@ void maxpool_forward(float *out, const float *inp, int C, int B, int H, int W, i
     }
 }
 
+static void maxpool2_backward(float *dinp, const float *dout, const float *inp, int C, int B, int H,
+                              int W) {
+    int OH = H / 2, OW = W / 2;
+#pragma omp parallel for schedule(static)
+    for (size_t cb = 0; cb < (size_t)C * B; cb++) {
+        const float *src = inp + cb * H * W, *g = dout + cb * OH * OW;
+        float *dsrc = dinp + cb * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            for (int ow = 0; ow < OW; ow++) {
+                // the first maximum in the window's row-major order, as the generic loop
+                size_t i0 = (size_t)(2 * oh) * W + 2 * ow, arg = i0;
+                size_t cand[3] = {i0 + 1, i0 + W, i0 + W + 1};
+                for (int c = 0; c < 3; c++)
+                    if (src[cand[c]] > src[arg]) arg = cand[c];
+                dsrc[arg] += g[oh * OW + ow];
+            }
+        }
+    }
+}
+
 void maxpool_backward(float *dinp, const float *dout, const float *inp, int C, int B, int H, int W,
                       int k, int stride) {
+    if (k == 2 && stride == 2) {
+        maxpool2_backward(dinp, dout, inp, C, B, H, W);
+        return;
+    }
     int OH = conv_out_size(H, k, stride, 0), OW = conv_out_size(W, k, stride, 0);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; c++) {

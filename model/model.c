@@ -359,7 +359,17 @@ void model_backward(model *m, const float *dlogits) {
     assert(B >= 1 && "model_backward needs a forward first");
     // activation gradients accumulate (a tensor may feed two layers): clear the batch's part
     double t0 = m->profile ? timer_now() : 0.0;
-    for (int i = 1; i < m->n_acts; i++) memset(D(m, i), 0, sizeof(float) * numel(m, i, B));
+    for (int i = 1; i < m->n_acts; i++) {
+        float *d = D(m, i);
+        size_t n = numel(m, i, B);
+        // in blocks over the threads: one core alone does not saturate the memory bandwidth
+        enum { BLOCK = 1 << 16 };
+#pragma omp parallel for schedule(static)
+        for (size_t b = 0; b < (n + BLOCK - 1) / BLOCK; b++) {
+            size_t lo = b * BLOCK, len = lo + BLOCK <= n ? BLOCK : n - lo;
+            memset(d + lo, 0, sizeof(float) * len);
+        }
+    }
     if (m->profile) m->prof_bwd[m->n_layers] += timer_now() - t0;
     layout_to_channel_major(D(m, m->output), dlogits, B, m->spec.num_classes, 1);
     for (int i = m->n_layers - 1; i >= 0; i--) {

@@ -116,39 +116,53 @@ static void input_transform(float *V, size_t xs, const float *inp, int B, int b0
 }
 
 // out (OC, B, OH, OW) (=, or += when accumulate) for images [b0, b0 + nb) from M (16, OC, P),
-// matrix x at M + x * xs.
+// matrix x at M + x * xs. A row of tiles at a time: the 2x2 outputs of all its tiles go to four
+// short arrays first (a loop that vectorizes), then into the two output rows.
 static void output_transform(float *out, const float *M, size_t xs, int B, int b0, int nb, int OC,
                              int OH, int OW, int TH, int TW, bool accumulate) {
     size_t P = (size_t)nb * TH * TW;
-#pragma omp parallel for collapse(2) schedule(static)
-    for (int oc = 0; oc < OC; oc++) {
-        for (int b = 0; b < nb; b++) {
-            float *dst = out + ((size_t)oc * B + (size_t)(b0 + b)) * OH * OW;
-            for (int th = 0; th < TH; th++) {
-                for (int tw = 0; tw < TW; tw++) {
-                    size_t p = ((size_t)b * TH + th) * TW + tw;
-                    const float *mp = M + (size_t)oc * P + p;
-                    float m[4][4];
-                    for (int i = 0; i < 4; i++)
-                        for (int j = 0; j < 4; j++) m[i][j] = mp[(i * 4 + j) * xs];
-                    float t[2][4]; // A^T m
-                    for (int j = 0; j < 4; j++) {
-                        t[0][j] = m[0][j] + m[1][j] + m[2][j];
-                        t[1][j] = m[1][j] - m[2][j] - m[3][j];
-                    }
-                    float y[2][2];
-                    for (int i = 0; i < 2; i++) { // (A^T m) A
-                        y[i][0] = t[i][0] + t[i][1] + t[i][2];
-                        y[i][1] = t[i][1] - t[i][2] - t[i][3];
+    assert(TW <= STRIP_MAX);
+#pragma omp parallel
+    {
+        float y[4][STRIP_MAX]; // (row, column parity) of each tile's outputs
+#pragma omp for collapse(2) schedule(static)
+        for (int oc = 0; oc < OC; oc++) {
+            for (int b = 0; b < nb; b++) {
+                float *dst = out + ((size_t)oc * B + (size_t)(b0 + b)) * OH * OW;
+                for (int th = 0; th < TH; th++) {
+                    const float *mp = M + (size_t)oc * P + ((size_t)b * TH + th) * TW;
+                    for (int tw = 0; tw < TW; tw++) {
+                        float m[4][4];
+                        for (int i = 0; i < 4; i++)
+                            for (int j = 0; j < 4; j++) m[i][j] = mp[(i * 4 + j) * xs + tw];
+                        float t[2][4]; // A^T m
+                        for (int j = 0; j < 4; j++) {
+                            t[0][j] = m[0][j] + m[1][j] + m[2][j];
+                            t[1][j] = m[1][j] - m[2][j] - m[3][j];
+                        }
+                        for (int i = 0; i < 2; i++) { // (A^T m) A
+                            y[2 * i][tw] = t[i][0] + t[i][1] + t[i][2];
+                            y[2 * i + 1][tw] = t[i][1] - t[i][2] - t[i][3];
+                        }
                     }
                     for (int i = 0; i < 2; i++) {
                         int h = 2 * th + i;
                         if (h >= OH) break;
-                        for (int j = 0; j < 2; j++) {
-                            int w = 2 * tw + j;
-                            if (w >= OW) break;
-                            float *o = dst + (size_t)h * OW + w;
-                            *o = accumulate ? *o + y[i][j] : y[i][j];
+                        float *o = dst + (size_t)h * OW;
+                        const float *ye = y[2 * i], *yo = y[2 * i + 1];
+                        int full = OW / 2; // tiles whose two columns are both inside
+                        if (accumulate) {
+                            for (int tw = 0; tw < full; tw++) {
+                                o[2 * tw] += ye[tw];
+                                o[2 * tw + 1] += yo[tw];
+                            }
+                            if (OW % 2) o[OW - 1] += ye[full];
+                        } else {
+                            for (int tw = 0; tw < full; tw++) {
+                                o[2 * tw] = ye[tw];
+                                o[2 * tw + 1] = yo[tw];
+                            }
+                            if (OW % 2) o[OW - 1] = ye[full];
                         }
                     }
                 }
