@@ -119,26 +119,38 @@ static void col2im_add(float *dinp, const float *col, int B, int b0, int nb, int
     }
 }
 
-static void add_bias_rows(float *out, const float *bias, int rows, size_t n) {
+// out += bias per row, then max(0, .) when relu: one pass over the output.
+static void bias_relu_rows(float *out, const float *bias, bool relu, int rows, size_t n) {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
-        float bv = bias[r], *o = out + (size_t)r * n;
-        for (size_t i = 0; i < n; i++) o[i] += bv;
+        float bv = bias ? bias[r] : 0.0f, *o = out + (size_t)r * n;
+        if (relu)
+            for (size_t i = 0; i < n; i++) o[i] = o[i] + bv > 0.0f ? o[i] + bv : 0.0f;
+        else
+            for (size_t i = 0; i < n; i++) o[i] += bv;
     }
 }
 
-static void sum_rows_add(float *dbias, const float *d, int rows, size_t n) {
+// The fused ReLU's backward (d masked in place by out > 0) and dbias += row sums of d: one pass.
+static void relu_mask_sum_rows(float *dbias, float *d, const float *out, bool relu, int rows,
+                               size_t n) {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
-        const float *g = d + (size_t)r * n;
-        double s = 0.0;
-        for (size_t i = 0; i < n; i++) s += g[i];
-        dbias[r] += (float)s;
+        float *g = d + (size_t)r * n;
+        const float *o = out ? out + (size_t)r * n : NULL;
+        if (relu)
+            for (size_t i = 0; i < n; i++) g[i] = o[i] > 0.0f ? g[i] : 0.0f;
+        if (dbias) {
+            double s = 0.0;
+            for (size_t i = 0; i < n; i++) s += g[i];
+            dbias[r] += (float)s;
+        }
     }
 }
 
 void conv2d_forward(float *out, float *ws, const float *inp, const float *weight, const float *bias,
-                    int B, int C, int H, int W, int OC, int KH, int KW, int stride, int pad) {
+                    int B, int C, int H, int W, int OC, int KH, int KW, int stride, int pad,
+                    bool relu) {
     int OH = conv_out_size(H, KH, stride, pad), OW = conv_out_size(W, KW, stride, pad);
     int CKK = C * KH * KW, OHW = OH * OW;
     size_t N = (size_t)B * OHW;
@@ -157,16 +169,16 @@ void conv2d_forward(float *out, float *ws, const float *inp, const float *weight
                         CKK, ws, n * OHW, 0.0f, out + (size_t)b0 * OHW, (int)N);
         }
     }
-    if (bias) add_bias_rows(out, bias, OC, N);
+    if (bias || relu) bias_relu_rows(out, bias, relu, OC, N);
 }
 
-void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const float *dout,
-                     const float *inp, const float *weight, int B, int C, int H, int W, int OC,
-                     int KH, int KW, int stride, int pad) {
+void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, float *dout,
+                     const float *out, const float *inp, const float *weight, int B, int C, int H,
+                     int W, int OC, int KH, int KW, int stride, int pad, bool relu) {
     int OH = conv_out_size(H, KH, stride, pad), OW = conv_out_size(W, KW, stride, pad);
     int CKK = C * KH * KW, OHW = OH * OW;
     size_t N = (size_t)B * OHW;
-    if (dbias) sum_rows_add(dbias, dout, OC, N);
+    if (dbias || relu) relu_mask_sum_rows(dbias, dout, out, relu, OC, N);
     if (conv2d_is_pointwise(KH, KW, stride, pad)) {
         // dW (OC, C) += dout (OC, N) * inp^T (N, C); dinp (C, N) += W^T (C, OC) * dout (OC, N)
         gemm(false, true, OC, C, (int)N, 1.0f, dout, (int)N, inp,

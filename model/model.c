@@ -76,7 +76,7 @@ static void *grow(void *p, int *cap, int need, size_t elem) {
 
 int model_add_act(model *m, int C, int H, int W) {
     m->acts = grow(m->acts, &m->cap_acts, m->n_acts + 1, sizeof *m->acts);
-    act_desc a = {C, H, W, m->n_act_floats};
+    act_desc a = {C, H, W, m->n_act_floats, false};
     m->n_act_floats += (size_t)C * H * W * (size_t)m->max_batch;
     m->acts[m->n_acts] = a;
     return m->n_acts++;
@@ -115,6 +115,33 @@ int model_add_layer(model *m, const layer *l) {
 
 // ---- creation -----------------------------------------------------------------------------------
 
+// A tensor read by a single 2x2 stride-2 max pool that tiles it gets its whole gradient written by
+// that pool's backward, so model_backward need not zero it first; when a fused ReLU produced it
+// (conv or linear), the pool applies that ReLU's backward too, saving a pass over the gradient.
+static void mark_overwritten_grads(model *m) {
+    for (int a = 1; a < m->n_acts; a++) {
+        int readers = 0, reader = -1, producer = -1;
+        for (int i = 0; i < m->n_layers; i++) {
+            const layer *l = &m->layers[i];
+            if (l->in == a || l->in2 == a) {
+                readers++;
+                reader = i;
+            }
+            if (l->out == a) producer = i;
+        }
+        if (readers != 1) continue;
+        layer *l = &m->layers[reader];
+        m->acts[a].grad_overwritten = l->kind == LAYER_MAXPOOL && l->in == a && l->k == 2 &&
+                                      l->stride == 2 && l->H % 2 == 0 && l->W % 2 == 0;
+        layer *p = producer >= 0 ? &m->layers[producer] : NULL;
+        if (m->acts[a].grad_overwritten && p && p->relu &&
+            (p->kind == LAYER_CONV || p->kind == LAYER_LINEAR)) {
+            p->relu_grad_done = true;
+            l->pool_relu_mask = true;
+        }
+    }
+}
+
 static float *alloc_floats(size_t n) {
     size_t bytes = (n ? n : 1) * sizeof(float);
     bytes = (bytes + 63) / 64 * 64;
@@ -143,6 +170,7 @@ model *model_create(const model_spec *spec, int max_batch) {
     }
     for (int i = 0; i < m->n_named; i++)
         if (m->named[i].is_buffer) m->named[i].off += m->n_params;
+    mark_overwritten_grads(m);
 
     // workspace: the largest im2col, then logits (B, K) and the transposed dlogits
     for (int i = 0; i < m->n_layers; i++) {
@@ -266,8 +294,7 @@ static void layer_forward(model *m, const layer *l, int B, bool train) {
     switch (l->kind) {
     case LAYER_CONV:
         conv2d_forward(out, m->ws, in, P(m, l->weight), P(m, l->bias), B, l->C, l->H, l->W, l->OC,
-                       l->k, l->k, l->stride, l->pad);
-        if (l->relu) relu_forward(out, out, numel(m, l->out, B));
+                       l->k, l->k, l->stride, l->pad, l->relu);
         break;
     case LAYER_BN: {
         float *st = m->stats_mem + l->stats;
@@ -305,9 +332,9 @@ static void layer_backward(model *m, const layer *l, int B) {
     float *din = l->in == 0 ? NULL : D(m, l->in);
     switch (l->kind) {
     case LAYER_CONV:
-        if (l->relu) relu_mask_inplace(dout, out, numel(m, l->out, B));
-        conv2d_backward(din, G(m, l->weight), G(m, l->bias), m->ws, dout, in, P(m, l->weight), B,
-                        l->C, l->H, l->W, l->OC, l->k, l->k, l->stride, l->pad);
+        conv2d_backward(din, G(m, l->weight), G(m, l->bias), m->ws, dout, out, in, P(m, l->weight),
+                        B, l->C, l->H, l->W, l->OC, l->k, l->k, l->stride, l->pad,
+                        l->relu && !l->relu_grad_done);
         break;
     case LAYER_BN: {
         const float *st = m->stats_mem + l->stats;
@@ -316,13 +343,15 @@ static void layer_backward(model *m, const layer *l, int B) {
         break;
     }
     case LAYER_MAXPOOL:
-        if (din) maxpool_backward(din, dout, in, l->C, B, l->H, l->W, l->k, l->stride);
+        if (din)
+            maxpool_backward(din, dout, in, l->C, B, l->H, l->W, l->k, l->stride,
+                             !m->acts[l->in].grad_overwritten, l->pool_relu_mask);
         break;
     case LAYER_GAP:
         if (din) gap_backward(din, dout, l->C, B, l->H * l->W);
         break;
     case LAYER_LINEAR:
-        if (l->relu) relu_mask_inplace(dout, out, numel(m, l->out, B));
+        if (l->relu && !l->relu_grad_done) relu_mask_inplace(dout, out, numel(m, l->out, B));
         linear_backward(din, G(m, l->weight), G(m, l->bias), dout, in, P(m, l->weight), B, l->C,
                         l->OC);
         break;
@@ -360,6 +389,7 @@ void model_backward(model *m, const float *dlogits) {
     // activation gradients accumulate (a tensor may feed two layers): clear the batch's part
     double t0 = m->profile ? timer_now() : 0.0;
     for (int i = 1; i < m->n_acts; i++) {
+        if (m->acts[i].grad_overwritten) continue;
         float *d = D(m, i);
         size_t n = numel(m, i, B);
         // in blocks over the threads: one core alone does not saturate the memory bandwidth

@@ -42,7 +42,7 @@ static struct {
 } CV;
 static void conv_fwd(void) {
     conv2d_forward(PR.out, CV.ws, CV.x, CV.w, CV.b, CV.B, CV.C, CV.H, CV.W, CV.OC, CV.K, CV.K, CV.S,
-                   CV.P);
+                   CV.P, false);
 }
 
 static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, int P, bool bias,
@@ -55,7 +55,7 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
     tu_fill(x, nx, &r, -1, 1);
     tu_fill(w, nw, &r, -0.5f, 0.5f);
     if (b) tu_fill(b, (size_t)OC, &r, -0.5f, 0.5f);
-    conv2d_forward(y, ws, x, w, b, B, C, H, W, OC, K, K, S, P);
+    conv2d_forward(y, ws, x, w, b, B, C, H, W, OC, K, K, S, P, false);
     naive_conv2d_forward(yr, x, w, b, B, C, H, W, OC, K, K, S, P);
     double ref, d = tu_max_diff(y, yr, ny, &ref);
     printf("  conv B%d C%d %dx%d OC%d k%d s%d p%d bias%d fwd %s bwd %s: forward max diff %.3g "
@@ -70,7 +70,7 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
     tu_fill(dy, ny, &r, -1, 1);
     for (size_t i = 0; i < nx; i++) dx[i] = dxr[i] = 0.25f;
     for (size_t i = 0; i < nw; i++) dw[i] = dwr[i] = -0.5f;
-    conv2d_backward(dx, dw, bias ? db : NULL, ws, dy, x, w, B, C, H, W, OC, K, K, S, P);
+    conv2d_backward(dx, dw, bias ? db : NULL, ws, dy, NULL, x, w, B, C, H, W, OC, K, K, S, P, false);
     naive_conv2d_backward(dxr, dwr, bias ? dbr : NULL, dy, x, w, B, C, H, W, OC, K, K, S, P);
     double d1 = tu_max_diff(dx, dxr, nx, &ref);
     assert_true(d1 <= 1e-5 * (1.0 + ref) * sqrt((double)OC * K * K));
@@ -87,7 +87,7 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
         memset(dx, 0, nx * sizeof(float));
         memset(dw, 0, nw * sizeof(float));
         memset(db, 0, (size_t)OC * sizeof(float));
-        conv2d_backward(dx, dw, bias ? db : NULL, ws, dy, x, w, B, C, H, W, OC, K, K, S, P);
+        conv2d_backward(dx, dw, bias ? db : NULL, ws, dy, NULL, x, w, B, C, H, W, OC, K, K, S, P, false);
         assert_true(tu_gradcheck("conv dinp", x, dx, nx, probe_loss, NULL, 200, 1e-2, 2e-3));
         assert_true(tu_gradcheck("conv dweight", w, dw, nw, probe_loss, NULL, 200, 1e-2, 2e-3));
         if (b) assert_true(tu_gradcheck("conv dbias", b, db, (size_t)OC, probe_loss, NULL, 200, 1e-2, 2e-3));
@@ -274,7 +274,7 @@ static void small_layers_gradcheck(void **state) {
         PR = (probe){pool_fwd, y, R, no};
         pool_fwd();
         memset(dx, 0, n * sizeof(float));
-        maxpool_backward(dx, R, x, SL.C, SL.B, SL.H, SL.W, SL.k, SL.s);
+        maxpool_backward(dx, R, x, SL.C, SL.B, SL.H, SL.W, SL.k, SL.s, true, false);
         assert_true(tu_gradcheck(v == 0 ? "maxpool 2/2" : "maxpool 3/2", x, dx, n, probe_loss,
                                  NULL, 1000, 1e-3, 1e-3));
         // forward against a direct definition
@@ -283,6 +283,28 @@ static void small_layers_gradcheck(void **state) {
         for (int i = 0; i < SL.k; i++)
             for (int j = 0; j < SL.k; j++) m = fmaxf(m, x[(size_t)(0 + i) * SL.W + 2 + j]);
         assert_true(y[1] == m && OW == (SL.W - SL.k) / 2 + 1);
+    }
+
+    // the overwriting 2x2 backward (even sizes) equals the accumulating one on a zeroed gradient
+    {
+        size_t ne = (size_t)SL.C * SL.B * 6 * 8;
+        fill_separated(x, ne, &r);
+        for (size_t i = 0; i < ne; i++) dx[i] = 123.0f; // garbage that must disappear
+        memset(dx2, 0, ne * sizeof(float));
+        maxpool_backward(dx, R, x, SL.C, SL.B, 6, 8, 2, 2, false, false);
+        maxpool_backward(dx2, R, x, SL.C, SL.B, 6, 8, 2, 2, true, false);
+        assert_memory_equal(dx, dx2, ne * sizeof(float));
+        // with the producer's ReLU fused: the same as masking afterwards by inp > 0, also
+        // through the generic path (3x3 windows)
+        for (size_t i = 0; i < ne; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        for (int k = 2; k <= 3; k++) {
+            memset(dx, 0, ne * sizeof(float));
+            memset(dx2, 0, ne * sizeof(float));
+            maxpool_backward(dx, R, x, SL.C, SL.B, 6, 8, k, 2, true, true);
+            maxpool_backward(dx2, R, x, SL.C, SL.B, 6, 8, k, 2, true, false);
+            relu_mask_inplace(dx2, x, ne);
+            assert_memory_equal(dx, dx2, ne * sizeof(float));
+        }
     }
 
     // global average pool
