@@ -6,6 +6,17 @@
 
 #include "model/gemm.h"
 #include "model/ops.h"
+#include "model/winograd.h"
+
+static bool winograd_on = true;
+
+void conv2d_enable_winograd(bool on) { winograd_on = on; }
+
+bool conv2d_uses_winograd(int C, int KH, int KW, int stride, int pad) {
+    // with few channels to reduce over, the 16 products are thin GEMMs dominated by writing
+    // their outputs: an im2col GEMM is faster (a network's first layer, C = 1 or 3)
+    return winograd_on && KH == 3 && KW == 3 && stride == 1 && pad <= 2 && C >= 16;
+}
 
 // Largest im2col buffer, in floats: big enough that each GEMM has thousands of columns, small
 // enough (16 MiB) to stay in the last-level cache and not dominate the model's memory.
@@ -20,10 +31,22 @@ static int chunk_images(int B, int CKK, int OHW) {
     return (int)nb;
 }
 
-size_t conv2d_workspace_floats(int B, int C, int OH, int OW, int KH, int KW, int stride, int pad) {
+size_t conv2d_workspace_floats(int B, int C, int OC, int OH, int OW, int KH, int KW, int stride,
+                               int pad) {
     if (conv2d_is_pointwise(KH, KW, stride, pad)) return 0;
     int CKK = C * KH * KW;
-    return (size_t)CKK * (size_t)(OH * OW) * (size_t)chunk_images(B, CKK, OH * OW);
+    size_t ws = (size_t)CKK * (size_t)(OH * OW) * (size_t)chunk_images(B, CKK, OH * OW);
+    // the forward pass, and the input gradient: a convolution from OC to C channels over H x W
+    if (conv2d_uses_winograd(C, KH, KW, stride, pad)) {
+        size_t f = winograd_workspace_floats(B, C, OC, OH, OW);
+        if (f > ws) ws = f;
+    }
+    if (conv2d_uses_winograd(OC, KH, KW, stride, pad)) {
+        int H = OH + 2 - 2 * pad, W = OW + 2 - 2 * pad;
+        size_t b = winograd_workspace_floats(B, OC, C, H, W);
+        if (b > ws) ws = b;
+    }
+    return ws;
 }
 
 void conv2d_im2col(float *col, const float *inp, int B, int b0, int nb, int C, int H, int W,
@@ -96,32 +119,47 @@ static void col2im_add(float *dinp, const float *col, int B, int b0, int nb, int
     }
 }
 
-static void add_bias_rows(float *out, const float *bias, int rows, size_t n) {
+// out += bias per row, then max(0, .) when relu: one pass over the output.
+static void bias_relu_rows(float *out, const float *bias, bool relu, int rows, size_t n) {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
-        float bv = bias[r], *o = out + (size_t)r * n;
-        for (size_t i = 0; i < n; i++) o[i] += bv;
+        float bv = bias ? bias[r] : 0.0f, *o = out + (size_t)r * n;
+        if (relu)
+            for (size_t i = 0; i < n; i++) o[i] = o[i] + bv > 0.0f ? o[i] + bv : 0.0f;
+        else
+            for (size_t i = 0; i < n; i++) o[i] += bv;
     }
 }
 
-static void sum_rows_add(float *dbias, const float *d, int rows, size_t n) {
+// The fused ReLU's backward (d masked in place by out > 0) and dbias += row sums of d: one pass.
+static void relu_mask_sum_rows(float *dbias, float *d, const float *out, bool relu, int rows,
+                               size_t n) {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; r++) {
-        const float *g = d + (size_t)r * n;
-        double s = 0.0;
-        for (size_t i = 0; i < n; i++) s += g[i];
-        dbias[r] += (float)s;
+        float *g = d + (size_t)r * n;
+        const float *o = out ? out + (size_t)r * n : NULL;
+        if (relu)
+            for (size_t i = 0; i < n; i++) g[i] = o[i] > 0.0f ? g[i] : 0.0f;
+        if (dbias) {
+            double s = 0.0;
+            for (size_t i = 0; i < n; i++) s += g[i];
+            dbias[r] += (float)s;
+        }
     }
 }
 
 void conv2d_forward(float *out, float *ws, const float *inp, const float *weight, const float *bias,
-                    int B, int C, int H, int W, int OC, int KH, int KW, int stride, int pad) {
+                    int B, int C, int H, int W, int OC, int KH, int KW, int stride, int pad,
+                    bool relu) {
     int OH = conv_out_size(H, KH, stride, pad), OW = conv_out_size(W, KW, stride, pad);
     int CKK = C * KH * KW, OHW = OH * OW;
     size_t N = (size_t)B * OHW;
     if (conv2d_is_pointwise(KH, KW, stride, pad)) {
         gemm(false, false, OC, (int)N, C, 1.0f, weight, C, inp,
                     (int)N, 0.0f, out, (int)N);
+    } else if (conv2d_uses_winograd(C, KH, KW, stride, pad)) {
+        winograd_transform_weights(ws, weight, OC, C, false);
+        winograd_conv3x3(out, false, ws + (size_t)16 * OC * C, ws, inp, B, C, H, W, OC, pad);
     } else {
         int nb = chunk_images(B, CKK, OHW);
         for (int b0 = 0; b0 < B; b0 += nb) {
@@ -131,16 +169,16 @@ void conv2d_forward(float *out, float *ws, const float *inp, const float *weight
                         CKK, ws, n * OHW, 0.0f, out + (size_t)b0 * OHW, (int)N);
         }
     }
-    if (bias) add_bias_rows(out, bias, OC, N);
+    if (bias || relu) bias_relu_rows(out, bias, relu, OC, N);
 }
 
-void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const float *dout,
-                     const float *inp, const float *weight, int B, int C, int H, int W, int OC,
-                     int KH, int KW, int stride, int pad) {
+void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, float *dout,
+                     const float *out, const float *inp, const float *weight, int B, int C, int H,
+                     int W, int OC, int KH, int KW, int stride, int pad, bool relu) {
     int OH = conv_out_size(H, KH, stride, pad), OW = conv_out_size(W, KW, stride, pad);
     int CKK = C * KH * KW, OHW = OH * OW;
     size_t N = (size_t)B * OHW;
-    if (dbias) sum_rows_add(dbias, dout, OC, N);
+    if (dbias || relu) relu_mask_sum_rows(dbias, dout, out, relu, OC, N);
     if (conv2d_is_pointwise(KH, KW, stride, pad)) {
         // dW (OC, C) += dout (OC, N) * inp^T (N, C); dinp (C, N) += W^T (C, OC) * dout (OC, N)
         gemm(false, true, OC, C, (int)N, 1.0f, dout, (int)N, inp,
@@ -150,6 +188,7 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const
                         dout, (int)N, 1.0f, dinp, (int)N);
         return;
     }
+    bool wino = conv2d_uses_winograd(OC, KH, KW, stride, pad); // dinp reduces over OC
     int nb = chunk_images(B, CKK, OHW);
     for (int b0 = 0; b0 < B; b0 += nb) {
         int n = b0 + nb <= B ? nb : B - b0;
@@ -157,11 +196,16 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const
         conv2d_im2col(ws, inp, B, b0, n, C, H, W, KH, KW, stride, pad);
         gemm(false, true, OC, CKK, n * OHW, 1.0f, dchunk, (int)N,
                     ws, n * OHW, 1.0f, dweight, CKK);
-        if (dinp) {
+        if (dinp && !wino) {
             // dcol (CKK, n*OHW) = W^T (CKK, OC) * dout chunk, reusing the im2col buffer
             gemm(true, false, CKK, n * OHW, OC, 1.0f, weight,
                         CKK, dchunk, (int)N, 0.0f, ws, n * OHW);
             col2im_add(dinp, ws, B, b0, n, C, H, W, KH, KW, stride, pad);
         }
+    }
+    if (dinp && wino) {
+        // dinp += the 3x3 stride-1 convolution of dout with the flipped kernel, padding 2 - pad
+        winograd_transform_weights(ws, weight, OC, C, true);
+        winograd_conv3x3(dinp, true, ws + (size_t)16 * OC * C, ws, dout, B, OC, OH, OW, C, 2 - pad);
     }
 }

@@ -9,6 +9,10 @@
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
           const float *B, int ldb, float beta, float *C, int ldc);
 
+// The same as one single-threaded OpenBLAS call, for callers that are already parallel.
+void gemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A,
+                 int lda, const float *B, int ldb, float beta, float *C, int ldc);
+
 // Makes OpenBLAS single-threaded (the engine parallelizes around it); called by model_create
 // and model_set_threads.
 void gemm_init_threads(void);

@@ -1,5 +1,6 @@
 // The small layers around the convolutions: ReLU, max pooling, global average pooling, linear,
 // residual add, flatten, the option-A shortcut, and the layout changes at the API edge.
+#include <assert.h>
 #include <float.h>
 #include <string.h>
 
@@ -22,7 +23,30 @@ void relu_mask_inplace(float *d, const float *out, size_t n) {
         if (out[i] <= 0.0f) d[i] = 0.0f;
 }
 
+// The common 2x2 stride-2 window, without the generic loops (vectorizes over output columns).
+static void maxpool2_forward(float *out, const float *inp, int C, int B, int H, int W) {
+    int OH = H / 2, OW = W / 2;
+#pragma omp parallel for schedule(static)
+    for (size_t cb = 0; cb < (size_t)C * B; cb++) {
+        const float *src = inp + cb * H * W;
+        float *dst = out + cb * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *r0 = src + (size_t)(2 * oh) * W, *r1 = r0 + W;
+            float *d = dst + (size_t)oh * OW;
+            for (int ow = 0; ow < OW; ow++) {
+                float a = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
+                float b = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
+                d[ow] = a > b ? a : b;
+            }
+        }
+    }
+}
+
 void maxpool_forward(float *out, const float *inp, int C, int B, int H, int W, int k, int stride) {
+    if (k == 2 && stride == 2) {
+        maxpool2_forward(out, inp, C, B, H, W);
+        return;
+    }
     int OH = conv_out_size(H, k, stride, 0), OW = conv_out_size(W, k, stride, 0);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; c++) {
@@ -44,8 +68,57 @@ void maxpool_forward(float *out, const float *inp, int C, int B, int H, int W, i
     }
 }
 
+static void maxpool2_backward(float *dinp, const float *dout, const float *inp, int C, int B, int H,
+                              int W, bool accumulate, bool relu_mask) {
+    int OH = H / 2, OW = W / 2;
+#pragma omp parallel for schedule(static)
+    for (size_t cb = 0; cb < (size_t)C * B; cb++) {
+        const float *src = inp + cb * H * W, *gp = dout + cb * OH * OW;
+        float *dsrc = dinp + cb * H * W;
+        for (int oh = 0; oh < OH; oh++) {
+            const float *restrict r0 = src + (size_t)(2 * oh) * W, *restrict r1 = r0 + W;
+            float *restrict d0 = dsrc + (size_t)(2 * oh) * W, *restrict d1 = d0 + W;
+            const float *restrict g = gp + (size_t)oh * OW;
+            // the first maximum in the window's row-major order (as the generic loop), without
+            // branches: position k wins when it beats every earlier one and ties no later one
+            for (int ow = 0; ow < OW; ow++) {
+                float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
+                // & rather than && : no short-circuit branches, so the loop vectorizes
+                int p0 = (v0 >= v1) & (v0 >= v2) & (v0 >= v3);
+                int p1 = (v1 > v0) & (v1 >= v2) & (v1 >= v3);
+                int p2 = (v2 > v0) & (v2 > v1) & (v2 >= v3);
+                int p3 = (v3 > v0) & (v3 > v1) & (v3 > v2);
+                if (relu_mask) { // a maximum of 0 came out of the ReLU's flat side
+                    p0 &= v0 > 0.0f;
+                    p1 &= v1 > 0.0f;
+                    p2 &= v2 > 0.0f;
+                    p3 &= v3 > 0.0f;
+                }
+                float gv = g[ow];
+                if (accumulate) {
+                    d0[2 * ow] += p0 ? gv : 0.0f;
+                    d0[2 * ow + 1] += p1 ? gv : 0.0f;
+                    d1[2 * ow] += p2 ? gv : 0.0f;
+                    d1[2 * ow + 1] += p3 ? gv : 0.0f;
+                } else {
+                    // the windows tile the input: each writes its 4 gradients, 3 of them zero
+                    d0[2 * ow] = p0 ? gv : 0.0f;
+                    d0[2 * ow + 1] = p1 ? gv : 0.0f;
+                    d1[2 * ow] = p2 ? gv : 0.0f;
+                    d1[2 * ow + 1] = p3 ? gv : 0.0f;
+                }
+            }
+        }
+    }
+}
+
 void maxpool_backward(float *dinp, const float *dout, const float *inp, int C, int B, int H, int W,
-                      int k, int stride) {
+                      int k, int stride, bool accumulate, bool relu_mask) {
+    assert(accumulate || (k == 2 && stride == 2 && H % 2 == 0 && W % 2 == 0));
+    if (k == 2 && stride == 2) {
+        maxpool2_backward(dinp, dout, inp, C, B, H, W, accumulate, relu_mask);
+        return;
+    }
     int OH = conv_out_size(H, k, stride, 0), OW = conv_out_size(W, k, stride, 0);
 #pragma omp parallel for collapse(2) schedule(static)
     for (int c = 0; c < C; c++) {
@@ -66,7 +139,7 @@ void maxpool_backward(float *dinp, const float *dout, const float *inp, int C, i
                             }
                         }
                     }
-                    dsrc[arg] += g[oh * OW + ow];
+                    if (!relu_mask || m > 0.0f) dsrc[arg] += g[oh * OW + ow];
                 }
             }
         }

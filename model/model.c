@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/timer.h"
 #include "model/gemm.h"
 #include "model/model_impl.h"
 #include "model/ops.h"
@@ -75,7 +76,7 @@ static void *grow(void *p, int *cap, int need, size_t elem) {
 
 int model_add_act(model *m, int C, int H, int W) {
     m->acts = grow(m->acts, &m->cap_acts, m->n_acts + 1, sizeof *m->acts);
-    act_desc a = {C, H, W, m->n_act_floats};
+    act_desc a = {C, H, W, m->n_act_floats, false};
     m->n_act_floats += (size_t)C * H * W * (size_t)m->max_batch;
     m->acts[m->n_acts] = a;
     return m->n_acts++;
@@ -114,6 +115,33 @@ int model_add_layer(model *m, const layer *l) {
 
 // ---- creation -----------------------------------------------------------------------------------
 
+// A tensor read by a single 2x2 stride-2 max pool that tiles it gets its whole gradient written by
+// that pool's backward, so model_backward need not zero it first; when a fused ReLU produced it
+// (conv or linear), the pool applies that ReLU's backward too, saving a pass over the gradient.
+static void mark_overwritten_grads(model *m) {
+    for (int a = 1; a < m->n_acts; a++) {
+        int readers = 0, reader = -1, producer = -1;
+        for (int i = 0; i < m->n_layers; i++) {
+            const layer *l = &m->layers[i];
+            if (l->in == a || l->in2 == a) {
+                readers++;
+                reader = i;
+            }
+            if (l->out == a) producer = i;
+        }
+        if (readers != 1) continue;
+        layer *l = &m->layers[reader];
+        m->acts[a].grad_overwritten = l->kind == LAYER_MAXPOOL && l->in == a && l->k == 2 &&
+                                      l->stride == 2 && l->H % 2 == 0 && l->W % 2 == 0;
+        layer *p = producer >= 0 ? &m->layers[producer] : NULL;
+        if (m->acts[a].grad_overwritten && p && p->relu &&
+            (p->kind == LAYER_CONV || p->kind == LAYER_LINEAR)) {
+            p->relu_grad_done = true;
+            l->pool_relu_mask = true;
+        }
+    }
+}
+
 static float *alloc_floats(size_t n) {
     size_t bytes = (n ? n : 1) * sizeof(float);
     bytes = (bytes + 63) / 64 * 64;
@@ -142,13 +170,14 @@ model *model_create(const model_spec *spec, int max_batch) {
     }
     for (int i = 0; i < m->n_named; i++)
         if (m->named[i].is_buffer) m->named[i].off += m->n_params;
+    mark_overwritten_grads(m);
 
     // workspace: the largest im2col, then logits (B, K) and the transposed dlogits
     for (int i = 0; i < m->n_layers; i++) {
         const layer *l = &m->layers[i];
         if (l->kind != LAYER_CONV) continue;
-        size_t ws = conv2d_workspace_floats(max_batch, l->C, l->OH, l->OW, l->k, l->k, l->stride,
-                                            l->pad);
+        size_t ws = conv2d_workspace_floats(max_batch, l->C, l->OC, l->OH, l->OW, l->k, l->k,
+                                            l->stride, l->pad);
         if (ws > m->n_ws) m->n_ws = ws;
     }
     size_t K = (size_t)spec->num_classes, logits_off = (m->n_ws + 15) / 16 * 16;
@@ -177,6 +206,8 @@ model *model_create(const model_spec *spec, int max_batch) {
 
 void model_destroy(model *m) {
     if (!m) return;
+    free(m->prof_fwd);
+    free(m->prof_bwd);
     free(m->layers);
     free(m->acts);
     free(m->named);
@@ -263,8 +294,7 @@ static void layer_forward(model *m, const layer *l, int B, bool train) {
     switch (l->kind) {
     case LAYER_CONV:
         conv2d_forward(out, m->ws, in, P(m, l->weight), P(m, l->bias), B, l->C, l->H, l->W, l->OC,
-                       l->k, l->k, l->stride, l->pad);
-        if (l->relu) relu_forward(out, out, numel(m, l->out, B));
+                       l->k, l->k, l->stride, l->pad, l->relu);
         break;
     case LAYER_BN: {
         float *st = m->stats_mem + l->stats;
@@ -302,9 +332,9 @@ static void layer_backward(model *m, const layer *l, int B) {
     float *din = l->in == 0 ? NULL : D(m, l->in);
     switch (l->kind) {
     case LAYER_CONV:
-        if (l->relu) relu_mask_inplace(dout, out, numel(m, l->out, B));
-        conv2d_backward(din, G(m, l->weight), G(m, l->bias), m->ws, dout, in, P(m, l->weight), B,
-                        l->C, l->H, l->W, l->OC, l->k, l->k, l->stride, l->pad);
+        conv2d_backward(din, G(m, l->weight), G(m, l->bias), m->ws, dout, out, in, P(m, l->weight),
+                        B, l->C, l->H, l->W, l->OC, l->k, l->k, l->stride, l->pad,
+                        l->relu && !l->relu_grad_done);
         break;
     case LAYER_BN: {
         const float *st = m->stats_mem + l->stats;
@@ -313,13 +343,15 @@ static void layer_backward(model *m, const layer *l, int B) {
         break;
     }
     case LAYER_MAXPOOL:
-        if (din) maxpool_backward(din, dout, in, l->C, B, l->H, l->W, l->k, l->stride);
+        if (din)
+            maxpool_backward(din, dout, in, l->C, B, l->H, l->W, l->k, l->stride,
+                             !m->acts[l->in].grad_overwritten, l->pool_relu_mask);
         break;
     case LAYER_GAP:
         if (din) gap_backward(din, dout, l->C, B, l->H * l->W);
         break;
     case LAYER_LINEAR:
-        if (l->relu) relu_mask_inplace(dout, out, numel(m, l->out, B));
+        if (l->relu && !l->relu_grad_done) relu_mask_inplace(dout, out, numel(m, l->out, B));
         linear_backward(din, G(m, l->weight), G(m, l->bias), dout, in, P(m, l->weight), B, l->C,
                         l->OC);
         break;
@@ -340,7 +372,11 @@ const float *model_forward(model *m, const float *x, int B, bool train) {
     assert(B >= 1 && B <= m->max_batch);
     const act_desc *in = &m->acts[0];
     layout_to_channel_major(A(m, 0), x, B, in->C, in->H * in->W);
-    for (int i = 0; i < m->n_layers; i++) layer_forward(m, &m->layers[i], B, train);
+    for (int i = 0; i < m->n_layers; i++) {
+        double t0 = m->profile ? timer_now() : 0.0;
+        layer_forward(m, &m->layers[i], B, train);
+        if (m->profile) m->prof_fwd[i] += timer_now() - t0;
+    }
     layout_to_batch_major(m->logits, A(m, m->output), B, m->spec.num_classes, 1);
     m->cur_batch = B;
     m->cur_train = train;
@@ -351,7 +387,61 @@ void model_backward(model *m, const float *dlogits) {
     int B = m->cur_batch;
     assert(B >= 1 && "model_backward needs a forward first");
     // activation gradients accumulate (a tensor may feed two layers): clear the batch's part
-    for (int i = 1; i < m->n_acts; i++) memset(D(m, i), 0, sizeof(float) * numel(m, i, B));
+    double t0 = m->profile ? timer_now() : 0.0;
+    for (int i = 1; i < m->n_acts; i++) {
+        if (m->acts[i].grad_overwritten) continue;
+        float *d = D(m, i);
+        size_t n = numel(m, i, B);
+        // in blocks over the threads: one core alone does not saturate the memory bandwidth
+        enum { BLOCK = 1 << 16 };
+#pragma omp parallel for schedule(static)
+        for (size_t b = 0; b < (n + BLOCK - 1) / BLOCK; b++) {
+            size_t lo = b * BLOCK, len = lo + BLOCK <= n ? BLOCK : n - lo;
+            memset(d + lo, 0, sizeof(float) * len);
+        }
+    }
+    if (m->profile) m->prof_bwd[m->n_layers] += timer_now() - t0;
     layout_to_channel_major(D(m, m->output), dlogits, B, m->spec.num_classes, 1);
-    for (int i = m->n_layers - 1; i >= 0; i--) layer_backward(m, &m->layers[i], B);
+    for (int i = m->n_layers - 1; i >= 0; i--) {
+        double t0 = m->profile ? timer_now() : 0.0;
+        layer_backward(m, &m->layers[i], B);
+        if (m->profile) m->prof_bwd[i] += timer_now() - t0;
+    }
+}
+
+// ---- profiling ----------------------------------------------------------------------------------
+
+void model_set_profiling(model *m, bool on) {
+    if (on && !m->prof_fwd) {
+        m->prof_fwd = calloc((size_t)m->n_layers + 1, sizeof(double));
+        m->prof_bwd = calloc((size_t)m->n_layers + 1, sizeof(double));
+        if (!m->prof_fwd || !m->prof_bwd) return;
+    }
+    m->profile = on;
+}
+
+void model_print_profile(const model *m, void *file) {
+    static const char *const kinds[] = {"conv", "bn", "maxpool", "gap", "linear", "add",
+                                        "flatten", "shortcut_pad"};
+    FILE *f = file;
+    if (!m->prof_fwd) return;
+    double tf = 0.0, tb = 0.0;
+    for (int i = 0; i <= m->n_layers; i++) {
+        tf += m->prof_fwd[i];
+        tb += m->prof_bwd[i];
+    }
+    fprintf(f, "%-4s %-12s %-22s %9s %9s\n", "#", "layer", "in -> out", "fwd s", "bwd s");
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *l = &m->layers[i];
+        char shape[64];
+        snprintf(shape, sizeof shape, "%dx%dx%d->%dx%dx%d", l->C, l->H, l->W, l->OC, l->OH, l->OW);
+        char kind[32];
+        if (l->kind == LAYER_CONV)
+            snprintf(kind, sizeof kind, "conv%dx%d/%d", l->k, l->k, l->stride);
+        else
+            snprintf(kind, sizeof kind, "%s%s", kinds[l->kind], l->relu ? "+relu" : "");
+        fprintf(f, "%-4d %-12s %-22s %9.4f %9.4f\n", i, kind, shape, m->prof_fwd[i], m->prof_bwd[i]);
+    }
+    fprintf(f, "     %-35s %9s %9.4f\n", "zeroing activation gradients", "", m->prof_bwd[m->n_layers]);
+    fprintf(f, "     %-35s %9.4f %9.4f\n", "total", tf, tb);
 }

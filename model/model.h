@@ -103,5 +103,10 @@ kdt_status model_load_spec(const char *path, model_spec *spec);
 // each calling OpenBLAS single-threaded (model_create also makes OpenBLAS single-threaded).
 void model_set_threads(int n);
 
+// Profiling for benchmarks: when on, forward and backward time every layer; model_print_profile
+// writes the accumulated seconds per layer kind and shape to f.
+void model_set_profiling(model *m, bool on);
+void model_print_profile(const model *m, void *file /* FILE * */);
+
 // Multiply-adds of one image's forward pass (convolutions and linear layers).
 double model_forward_macs(const model *m);

@@ -23,12 +23,15 @@ typedef enum {
 typedef struct {
     int C, H, W;
     size_t off;
+    bool grad_overwritten;   // its only consumer overwrites its gradient: no zeroing needed
 } act_desc;
 
 typedef struct {
     layer_kind kind;
     int in, in2, out;        // activation ids (in2: second operand of an add)
     bool relu;               // fused ReLU on the output (conv, linear, bn, add)
+    bool relu_grad_done;     // the only consumer (a max pool) applies that ReLU's backward
+    bool pool_relu_mask;     // maxpool: applies its producer's ReLU backward (see above)
     int C, H, W;             // input shape per image
     int OC, OH, OW;          // output shape per image
     int k, stride, pad;      // kernel size (conv, pool), stride, padding
@@ -72,6 +75,9 @@ struct model {
     float *stats_mem;
     float *ws;               // workspace: convolution im2col, logits (B, K), dlogits (K, B)
     float *logits;
+
+    bool profile;            // time every layer (model_set_profiling)
+    double *prof_fwd, *prof_bwd; // (n_layers) seconds, when profiling
 
     int cur_batch;           // batch of the last forward
     bool cur_train;

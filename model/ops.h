@@ -20,18 +20,28 @@ static inline bool conv2d_is_pointwise(int KH, int KW, int stride, int pad) {
 }
 
 // Floats of workspace conv2d_forward/backward need for these sizes (0 for a pointwise one).
-size_t conv2d_workspace_floats(int B, int C, int OH, int OW, int KH, int KW, int stride, int pad);
+size_t conv2d_workspace_floats(int B, int C, int OC, int OH, int OW, int KH, int KW, int stride,
+                               int pad);
 
-// out (OC, B, OH, OW) = weight (OC, C, KH, KW) * inp (C, B, H, W) + bias (OC) (bias may be NULL).
-// ws: conv2d_workspace_floats(...) floats.
+// 3x3 stride-1 convolutions (padding <= 2) reducing over C >= 16 channels use Winograd
+// F(2x2, 3x3) (winograd.c): the forward pass when the input has C >= 16 channels, the input
+// gradient when the output has OC >= 16; the weight gradient always uses im2col. Tests switch it
+// off to check the im2col path as well (process-wide; not to be changed while a model runs).
+bool conv2d_uses_winograd(int C, int KH, int KW, int stride, int pad);
+void conv2d_enable_winograd(bool on);
+
+// out (OC, B, OH, OW) = weight (OC, C, KH, KW) * inp (C, B, H, W) + bias (OC) (bias may be NULL),
+// then max(0, .) when relu (fused). ws: conv2d_workspace_floats(...) floats.
 void conv2d_forward(float *out, float *ws, const float *inp, const float *weight, const float *bias,
-                    int B, int C, int H, int W, int OC, int KH, int KW, int stride, int pad);
+                    int B, int C, int H, int W, int OC, int KH, int KW, int stride, int pad,
+                    bool relu);
 
 // dinp (C, B, H, W) += ..., dweight (OC, C, KH, KW) += ..., dbias (OC) += ...; dinp and dbias
-// may be NULL (not needed). dout (OC, B, OH, OW).
-void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, const float *dout,
-                     const float *inp, const float *weight, int B, int C, int H, int W, int OC,
-                     int KH, int KW, int stride, int pad);
+// may be NULL (not needed). dout (OC, B, OH, OW); with relu, out is the forward's output and dout
+// is first masked in place by out > 0 (the fused ReLU's backward), else out may be NULL.
+void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, float *dout,
+                     const float *out, const float *inp, const float *weight, int B, int C, int H,
+                     int W, int OC, int KH, int KW, int stride, int pad, bool relu);
 
 // The im2col of images [b0, b0 + nb): col (C*KH*KW, nb*OH*OW) from inp (C, B, H, W).
 void conv2d_im2col(float *col, const float *inp, int B, int b0, int nb, int C, int H, int W,
@@ -63,9 +73,12 @@ void relu_mask_inplace(float *d, const float *out, size_t n);
 
 // Max pooling (no padding, floor mode): out (C, B, OH, OW) from inp (C, B, H, W).
 void maxpool_forward(float *out, const float *inp, int C, int B, int H, int W, int k, int stride);
-// dinp += dout routed to the first maximum of each window (recomputed from inp).
+// dinp += dout routed to the first maximum of each window (recomputed from inp). accumulate
+// false overwrites dinp instead (so it needs no zeroing); only for k = stride = 2 and even H, W,
+// where the windows tile the input. relu_mask: inp is a ReLU's output and its backward is fused
+// here (a maximum of 0 passes no gradient), saving the producer a pass over the gradient.
 void maxpool_backward(float *dinp, const float *dout, const float *inp, int C, int B, int H, int W,
-                      int k, int stride);
+                      int k, int stride, bool accumulate, bool relu_mask);
 
 // Global average pooling: out (C, B) from inp (C, B, H, W).
 void gap_forward(float *out, const float *inp, int C, int B, int HW);

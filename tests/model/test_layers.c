@@ -42,7 +42,7 @@ static struct {
 } CV;
 static void conv_fwd(void) {
     conv2d_forward(PR.out, CV.ws, CV.x, CV.w, CV.b, CV.B, CV.C, CV.H, CV.W, CV.OC, CV.K, CV.K, CV.S,
-                   CV.P);
+                   CV.P, false);
 }
 
 static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, int P, bool bias,
@@ -51,15 +51,17 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
     int OH = conv_out_size(H, K, S, P), OW = conv_out_size(W, K, S, P);
     size_t nx = (size_t)C * B * H * W, nw = (size_t)OC * C * K * K, ny = (size_t)OC * B * OH * OW;
     float *x = fa(nx), *w = fa(nw), *b = bias ? fa((size_t)OC) : NULL, *y = fa(ny), *yr = fa(ny);
-    float *ws = fa(conv2d_workspace_floats(B, C, OH, OW, K, K, S, P));
+    float *ws = fa(conv2d_workspace_floats(B, C, OC, OH, OW, K, K, S, P));
     tu_fill(x, nx, &r, -1, 1);
     tu_fill(w, nw, &r, -0.5f, 0.5f);
     if (b) tu_fill(b, (size_t)OC, &r, -0.5f, 0.5f);
-    conv2d_forward(y, ws, x, w, b, B, C, H, W, OC, K, K, S, P);
+    conv2d_forward(y, ws, x, w, b, B, C, H, W, OC, K, K, S, P, false);
     naive_conv2d_forward(yr, x, w, b, B, C, H, W, OC, K, K, S, P);
     double ref, d = tu_max_diff(y, yr, ny, &ref);
-    printf("  conv B%d C%d %dx%d OC%d k%d s%d p%d bias%d: forward max diff %.3g (max |ref| %.3g)\n",
-           B, C, H, W, OC, K, S, P, bias, d, ref);
+    printf("  conv B%d C%d %dx%d OC%d k%d s%d p%d bias%d fwd %s bwd %s: forward max diff %.3g "
+           "(max |ref| %.3g)\n", B, C, H, W, OC, K, S, P, bias,
+           conv2d_uses_winograd(C, K, K, S, P) ? "winograd" : "im2col",
+           conv2d_uses_winograd(OC, K, K, S, P) ? "winograd" : "im2col", d, ref);
     assert_true(d <= 1e-5 * (1.0 + ref) * sqrt((double)C * K * K));
 
     // backward against the naive adjoint, accumulating on top of nonzero gradients
@@ -68,7 +70,7 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
     tu_fill(dy, ny, &r, -1, 1);
     for (size_t i = 0; i < nx; i++) dx[i] = dxr[i] = 0.25f;
     for (size_t i = 0; i < nw; i++) dw[i] = dwr[i] = -0.5f;
-    conv2d_backward(dx, dw, bias ? db : NULL, ws, dy, x, w, B, C, H, W, OC, K, K, S, P);
+    conv2d_backward(dx, dw, bias ? db : NULL, ws, dy, NULL, x, w, B, C, H, W, OC, K, K, S, P, false);
     naive_conv2d_backward(dxr, dwr, bias ? dbr : NULL, dy, x, w, B, C, H, W, OC, K, K, S, P);
     double d1 = tu_max_diff(dx, dxr, nx, &ref);
     assert_true(d1 <= 1e-5 * (1.0 + ref) * sqrt((double)OC * K * K));
@@ -85,7 +87,7 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
         memset(dx, 0, nx * sizeof(float));
         memset(dw, 0, nw * sizeof(float));
         memset(db, 0, (size_t)OC * sizeof(float));
-        conv2d_backward(dx, dw, bias ? db : NULL, ws, dy, x, w, B, C, H, W, OC, K, K, S, P);
+        conv2d_backward(dx, dw, bias ? db : NULL, ws, dy, NULL, x, w, B, C, H, W, OC, K, K, S, P, false);
         assert_true(tu_gradcheck("conv dinp", x, dx, nx, probe_loss, NULL, 200, 1e-2, 2e-3));
         assert_true(tu_gradcheck("conv dweight", w, dw, nw, probe_loss, NULL, 200, 1e-2, 2e-3));
         if (b) assert_true(tu_gradcheck("conv dbias", b, db, (size_t)OC, probe_loss, NULL, 200, 1e-2, 2e-3));
@@ -96,15 +98,26 @@ static void check_conv_case(int B, int C, int H, int W, int OC, int K, int S, in
 
 static void conv_matches_naive(void **state) {
     (void)state;
-    check_conv_case(2, 3, 8, 8, 4, 3, 1, 1, true, true);    // 3x3 same padding
+    // 3x3 stride 1 runs through Winograd: check it, then the same shapes through im2col
+    for (int wino = 1; wino >= 0; wino--) {
+        conv2d_enable_winograd(wino);
+        check_conv_case(2, 16, 8, 8, 16, 3, 1, 1, true, true);  // 3x3 same padding
+        check_conv_case(3, 16, 7, 9, 17, 3, 1, 1, false, true); // odd sizes: partial tiles
+        check_conv_case(2, 3, 8, 8, 4, 3, 1, 1, true, true);    // few channels: im2col
+        check_conv_case(2, 3, 6, 5, 16, 3, 1, 1, true, false);  // Winograd for dinp only
+        check_conv_case(2, 16, 6, 5, 16, 3, 1, 0, true, false); // no padding
+        check_conv_case(2, 16, 5, 6, 16, 3, 1, 2, true, false); // padding 2
+        // many images: im2col and Winograd tiles go in several chunks, the last one short
+        check_conv_case(9, 64, 32, 32, 16, 3, 1, 1, false, false);
+        check_conv_case(11, 32, 64, 64, 16, 3, 1, 1, false, false);
+        check_conv_case(5, 512, 4, 4, 512, 3, 1, 1, false, false); // ResNet-18's last stage
+    }
+    conv2d_enable_winograd(true);
     check_conv_case(3, 4, 9, 7, 5, 3, 2, 1, false, true);   // stride 2, odd non-square input
     check_conv_case(2, 6, 5, 5, 3, 1, 1, 0, true, true);    // pointwise: no im2col
     check_conv_case(2, 4, 8, 8, 6, 1, 2, 0, false, true);   // 1x1 stride 2 projection shortcut
     check_conv_case(2, 2, 7, 6, 3, 5, 1, 2, true, false);   // 5x5
-    check_conv_case(1, 3, 6, 6, 2, 3, 1, 0, true, false);   // no padding
     check_conv_case(2, 2, 4, 4, 2, 3, 3, 2, true, false);   // padding larger than the stride
-    // many images: the im2col is done in several chunks, the last one short
-    check_conv_case(9, 64, 32, 32, 3, 3, 1, 1, false, false);
 }
 
 // ---- batch norm ---------------------------------------------------------------------------------
@@ -261,7 +274,7 @@ static void small_layers_gradcheck(void **state) {
         PR = (probe){pool_fwd, y, R, no};
         pool_fwd();
         memset(dx, 0, n * sizeof(float));
-        maxpool_backward(dx, R, x, SL.C, SL.B, SL.H, SL.W, SL.k, SL.s);
+        maxpool_backward(dx, R, x, SL.C, SL.B, SL.H, SL.W, SL.k, SL.s, true, false);
         assert_true(tu_gradcheck(v == 0 ? "maxpool 2/2" : "maxpool 3/2", x, dx, n, probe_loss,
                                  NULL, 1000, 1e-3, 1e-3));
         // forward against a direct definition
@@ -270,6 +283,28 @@ static void small_layers_gradcheck(void **state) {
         for (int i = 0; i < SL.k; i++)
             for (int j = 0; j < SL.k; j++) m = fmaxf(m, x[(size_t)(0 + i) * SL.W + 2 + j]);
         assert_true(y[1] == m && OW == (SL.W - SL.k) / 2 + 1);
+    }
+
+    // the overwriting 2x2 backward (even sizes) equals the accumulating one on a zeroed gradient
+    {
+        size_t ne = (size_t)SL.C * SL.B * 6 * 8;
+        fill_separated(x, ne, &r);
+        for (size_t i = 0; i < ne; i++) dx[i] = 123.0f; // garbage that must disappear
+        memset(dx2, 0, ne * sizeof(float));
+        maxpool_backward(dx, R, x, SL.C, SL.B, 6, 8, 2, 2, false, false);
+        maxpool_backward(dx2, R, x, SL.C, SL.B, 6, 8, 2, 2, true, false);
+        assert_memory_equal(dx, dx2, ne * sizeof(float));
+        // with the producer's ReLU fused: the same as masking afterwards by inp > 0, also
+        // through the generic path (3x3 windows)
+        for (size_t i = 0; i < ne; i++) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        for (int k = 2; k <= 3; k++) {
+            memset(dx, 0, ne * sizeof(float));
+            memset(dx2, 0, ne * sizeof(float));
+            maxpool_backward(dx, R, x, SL.C, SL.B, 6, 8, k, 2, true, true);
+            maxpool_backward(dx2, R, x, SL.C, SL.B, 6, 8, k, 2, true, false);
+            relu_mask_inplace(dx2, x, ne);
+            assert_memory_equal(dx, dx2, ne * sizeof(float));
+        }
     }
 
     // global average pool
