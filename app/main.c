@@ -1,7 +1,10 @@
 // The kdtune command: dispatches to a command (app/cmd_*.c) and maps statuses to exit codes
 // (0 ok, 1 runtime error, 2 usage or configuration error).
+#include <cblas.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "app/commands.h"
 #include "common/log.h"
@@ -31,7 +34,22 @@ static void print_help(FILE *out) {
                  "the version. Exit status: 0 ok, 1 runtime error, 2 usage or configuration error.\n");
 }
 
+// OpenBLAS picks its kernels from CPUID when it loads; it does not know some recent Xeons (as on
+// this project's machines) and falls back to generic kernels several times slower. It reads
+// OPENBLAS_CORETYPE only at load time, so kdtune sets it and restarts itself, once.
+static void use_fast_openblas_kernels(char **argv) {
+    if (getenv("OPENBLAS_CORETYPE")) return;
+    const char *core = openblas_get_corename();
+    if (!core || strcmp(core, "Prescott") != 0) return;
+    const char *want = __builtin_cpu_supports("avx512f") ? "SkylakeX"
+                       : __builtin_cpu_supports("avx2")  ? "Haswell"
+                                                         : NULL;
+    if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+    execv("/proc/self/exe", argv); // returns only on failure: go on with the generic kernels
+}
+
 int main(int argc, char **argv) {
+    use_fast_openblas_kernels(argv);
     if (argc < 2) {
         print_help(stderr);
         return 2;

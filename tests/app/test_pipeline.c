@@ -97,12 +97,22 @@ static void assert_journal_sound(const char *prefix, size_t want) {
     if (have != want) fail_msg("%s: %zu evaluation lines, wanted %zu", prefix, have, want);
 }
 
+// Complete lines of the journal while a writer may be in the middle of one.
+static size_t journal_lines_now(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/trials.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    size_t n = 0;
+    for (int c; f && (c = fgetc(f)) != EOF;) n += c == '\n';
+    if (f) fclose(f);
+    return n;
+}
+
 // Starts a command and kills it (SIGKILL) once the journal has grown past `lines` lines.
 static void kill_midway(const char *command, const char *const *extra, size_t lines) {
     pid_t pid = spawn(command, extra, NULL, true);
     for (int tries = 0; tries < 60000; tries++) {
-        size_t n;
-        json_decref(journal(&n));
+        size_t n = journal_lines_now();
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) fail_msg("%s finished before it could be killed", command);
         if (n >= lines) break;
