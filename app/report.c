@@ -171,10 +171,14 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
               100.0 * s->epsilon);
     sb_printf(&sb, "## Findings\n\n");
     const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
-    if (s->has_grid)
+    if (!isnan(s->frac_grid_best_not_default))
         sb_printf(&sb, "- Pairs whose grid-best T or alpha is not the default (T=%g, alpha=%g): **%.0f%%** "
                        "(the study: about 2/3).\n", cfg->kd.temperature, cfg->kd.alpha,
                   100.0 * s->frac_grid_best_not_default);
+    else if (s->has_grid)
+        sb_printf(&sb, "- The grid does not hold the default T=%g and alpha=%g, so it cannot say how often the "
+                       "default is best: add them to grid.temperatures and grid.alphas.\n",
+                  cfg->kd.temperature, cfg->kd.alpha);
     if (tuned && tuned->improvement_pairs)
         sb_printf(&sb, "- Tuned (%s) over default gain: **%.2fx** on average, up to %.2fx, over the %d pairs whose "
                        "default gain is positive; %+.2f points on average over all pairs (the study: up to 5x "

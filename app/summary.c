@@ -257,8 +257,15 @@ kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_
         summary_pair *p = &s->pairs[q];
         if (p->deflt.best) dv += p->deflt.best->val_gain, dt += p->deflt.best->test_gain, dn++;
         if (p->best_untuned.best) ut += p->best_untuned.best->test_gain, un++, ue += p->best_untuned.n;
+        // Whether the grid's best is the default T and alpha means something only if the grid
+        // holds them (in some transfer set and position).
         const trial *g = p->grid.best;
-        if (g) {
+        bool grid_has_default = false;
+        for (size_t t = 0; g && t < n && !grid_has_default; t++)
+            grid_has_default = pair_of[t] == q && !trials[t].is_recommendation &&
+                               strcmp(trials[t].strategy, "grid") == 0 &&
+                               trials[t].temperature == cfg->kd.temperature && trials[t].alpha == cfg->kd.alpha;
+        if (grid_has_default) {
             gn++;
             not_default += g->temperature != cfg->kd.temperature || g->alpha != cfg->kd.alpha;
         }
@@ -425,9 +432,10 @@ void summary_print_table(const summary *s, FILE *out) {
     fprintf(out, "  (eps = %s points; untuned* = default T and alpha at the best transfer set and "
                  "position by validation)\n", eps);
     const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
-    if (s->has_grid)
+    if (!isnan(s->frac_grid_best_not_default))
         fprintf(out, "Findings: %.0f%% of pairs have a grid-best T or alpha other than the default; ",
                 100.0 * s->frac_grid_best_not_default);
+    else if (s->has_grid) fprintf(out, "Findings: (the grid does not hold the default T and alpha); ");
     else fprintf(out, "Findings: ");
     if (tuned && tuned->improvement_pairs)
         fprintf(out, "%s gains %.2fx the default's on average (up to %.2fx, over %d pairs with a "

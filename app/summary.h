@@ -51,6 +51,7 @@ typedef struct {
     int n_strategies;
     // findings
     double frac_grid_best_not_default;  // pairs whose grid-best T or alpha is not the default
+                                        // (NaN when the grid does not hold the default)
     double forgetting_by_transfer[3];   // mean forgetting per transfer set (fractions)
     int forgetting_count[3];
     double frac_position_matters;       // pairs whose best positions differ by > 1 point of test

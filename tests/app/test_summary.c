@@ -148,6 +148,13 @@ static void figures_of_a_small_run(void **state) {
     remove(path);
     summary_free(&s);
 
+    // With a default the grid does not hold, how often the grid's best is the default is unknown.
+    config_set(cfg, "kd.temperature=3.0");
+    assert_int_equal(summary_compute(&s, t, n, cfg), KDT_OK);
+    assert_true(isnan(s.frac_grid_best_not_default));
+    summary_free(&s);
+    config_set(cfg, "kd.temperature=1.0");
+
     // A journal from another config (pair beyond the participants) is refused.
     config_set(cfg, "federation.participants=2");
     assert_int_equal(summary_compute(&s, t, n, cfg), KDT_ERR_FORMAT);
