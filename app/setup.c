@@ -1,8 +1,12 @@
 // Config -> data, partition, model specs and the pre-trained federation.
 #include "app/setup.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <omp.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,10 +89,27 @@ static void partition_spec_from(partition_spec *p, const kdt_config *cfg) {
     p->seed = (uint64_t)cfg->partition.seed;
 }
 
+// Two processes appending to one journal would train the same settings twice and interleave
+// their runs: one command at a time per run directory, held by a lock the kernel drops on exit.
+static kdt_status lock_run_dir(setup *s) {
+    char path[4096];
+    kdt_status st = fs_mkdir_p(s->run_dir);
+    if (!st) st = fs_join(path, sizeof path, s->run_dir, "lock");
+    if (st) return st;
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (s->lock_fd < 0) return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return kdt_fail(KDT_ERR_STATE, "%s is in use by another kdtune command; wait for it to finish, "
+                        "or use another run directory (-o)", s->run_dir);
+    return KDT_OK;
+}
+
 kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
     memset(s, 0, sizeof *s);
+    s->lock_fd = -1;
     snprintf(s->run_dir, sizeof s->run_dir, "%s", cfg->output.dir);
-    kdt_status st = setup_check_run_dir(cfg, s->run_dir);
+    kdt_status st = lock_run_dir(s);
+    if (!st) st = setup_check_run_dir(cfg, s->run_dir);
     if (st) return st;
     data_spec ds;
     data_spec_from(&ds, cfg);
@@ -158,5 +179,7 @@ void setup_free(setup *s) {
     kd_federation_destroy(s->fed);
     partition_free(&s->part);
     data_splits_free(&s->splits);
+    if (s->lock_fd > 0) close(s->lock_fd);
     memset(s, 0, sizeof *s);
+    s->lock_fd = -1;
 }

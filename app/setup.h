@@ -13,14 +13,15 @@ typedef struct {
     model_spec specs[CFG_LIST_MAX];
     kd_federation *fed;      // NULL until setup_federation
     char run_dir[CFG_STR_MAX];
+    int lock_fd;             // holds an exclusive lock on run_dir/lock while the command runs
 } setup;
 
 // The threads to use: experiment.threads, or every core when it is 0.
 int setup_threads(const kdt_config *cfg);
 
 // Loads the data and makes the partition; saves it under run_dir/partition/ and, when `print`,
-// prints its class-count table on stdout. Also checks that run_dir was not made with another
-// config (see setup_check_run_dir).
+// prints its class-count table on stdout. First takes the run directory: refuses one that another
+// kdtune process is using, or that was made with another config (see setup_check_run_dir).
 kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print);
 
 // setup_partition, then the federation with every participant pre-trained or loaded. With

@@ -7,7 +7,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <math.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +200,13 @@ static void damaged_checkpoint_and_foreign_config(void **state) {
     free(after);
     const char *other[] = {"partition.seed=7", NULL};
     assert_int_equal(run("pretrain", other, NULL), 2);
+    // While another command holds the run directory, a second one is refused.
+    snprintf(path, sizeof path, "%s/lock", dir);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+    assert_int_equal(run("grid", NULL, NULL), 1);
+    close(fd);
 }
 
 static void summary_matches_the_journal(void **state) {
