@@ -13,6 +13,13 @@ def pts(x):
     return "-" if x is None else f"{100 * x:+.2f}"
 
 
+def rel(tuned, untuned):
+    """The study's measure: tuned gain relative to the best untuned method's."""
+    if tuned is None or untuned is None or untuned == 0:
+        return "-"
+    return f"{100 * (tuned - untuned) / abs(untuned):+.0f}%"
+
+
 def pct(x):
     return "-" if x is None else f"{100 * x:.0f}%"
 
@@ -28,11 +35,12 @@ for path in sorted(glob.glob(os.path.join(here, "results", "*", "summary.json"))
                  f"{f['improvement_factor_mean']:.2f}x ({f['improvement_factor_pairs']} pairs)",
                  pts(f["improvement_points_mean"]), pts(d["mean_test_gain"]),
                  pts(d["best_untuned_mean_test_gain"]), pts(g.get("mean_test_gain")),
+                 rel(g.get("mean_test_gain"), d["best_untuned_mean_test_gain"]),
                  " / ".join(pts(forget[k]) for k in ("unlabelled", "unlabelled_self", "student_data")),
                  pct(f["fraction_position_matters"])))
 print("| run | pairs | grid best not default | grid / default gain | grid - default | default gain"
-      " | best untuned | grid best | forgetting u / us / sd | position > 1 pt |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+      " | best untuned | grid best | grid vs best untuned | forgetting u / us / sd | position > 1 pt |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     print("| " + " | ".join(str(c) for c in r) + " |")
 print()
