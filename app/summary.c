@@ -23,6 +23,11 @@ static bool is_default_setting(const trial *t, const kdt_config *cfg) {
 
 static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
 
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 // A strategy's runs on one pair: one per fixed position (-1 when the position is tuned too).
 // Each keeps its evaluations in index order, so that its recommendation line indexes them.
 typedef struct {
@@ -45,6 +50,7 @@ static const trial *run_pick(const run_trials *r) {
 static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, const trial *trials,
                                    size_t n, const int *pair_of) {
     int np = s->n_pairs;
+    double *ratios = NULL;
     double *best_so_far = NULL; // (np, len) row-major, NaN before the first success
     int *evals = calloc((size_t)np, sizeof *evals);
     run_trials *runs = calloc((size_t)np * 3, sizeof *runs);
@@ -97,6 +103,7 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     double sum_evals = 0, sum_val = 0, sum_test = 0, sum_rv = 0, sum_rt = 0, sum_to = 0;
     double sum_ratio = 0, max_ratio = -INFINITY, sum_points = 0;
     int pairs = 0, with_grid = 0, within = 0, reached = 0, ratio_n = 0, points_n = 0;
+    if (!(ratios = malloc(sizeof *ratios * (size_t)(np ? np : 1)))) goto nomem; // for the median
     st->curve = calloc(len ? (size_t)len : 1, sizeof *st->curve);
     if (!st->curve) goto nomem;
     st->curve_len = len;
@@ -142,7 +149,7 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
                 double ratio = pick->test_gain / d->test_gain;
                 sum_ratio += ratio;
                 max_ratio = fmax(max_ratio, ratio);
-                ratio_n++;
+                ratios[ratio_n++] = ratio;
             }
         }
     }
@@ -157,6 +164,10 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     st->frac_within_eps = mean_or_nan(within, with_grid);
     st->mean_evals_to_eps = mean_or_nan(sum_to, reached);
     st->improvement_factor_mean = mean_or_nan(sum_ratio, ratio_n);
+    qsort(ratios, (size_t)ratio_n, sizeof *ratios, compare_doubles);
+    st->improvement_factor_median = !ratio_n ? NAN : ratio_n % 2 ? ratios[ratio_n / 2]
+                                               : 0.5 * (ratios[ratio_n / 2 - 1] + ratios[ratio_n / 2]);
+    free(ratios);
     st->improvement_factor_max = ratio_n ? max_ratio : NAN;
     st->improvement_pairs = ratio_n;
     st->improvement_points_mean = mean_or_nan(sum_points, points_n);
@@ -166,6 +177,7 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     free(best_so_far);
     return KDT_OK;
 nomem:
+    free(ratios);
     if (runs)
         for (int r = 0; r < np * 3; r++) free(runs[r].items);
     free(runs);
@@ -316,6 +328,7 @@ static json_t *strategy_json(const summary_strategy *st) {
     json_object_set_new(o, "fraction_within_epsilon", num(st->frac_within_eps));
     json_object_set_new(o, "mean_evaluations_to_epsilon", num(st->mean_evals_to_eps));
     json_object_set_new(o, "improvement_factor_mean", num(st->improvement_factor_mean));
+    json_object_set_new(o, "improvement_factor_median", num(st->improvement_factor_median));
     json_object_set_new(o, "improvement_factor_max", num(st->improvement_factor_max));
     json_object_set_new(o, "improvement_factor_pairs", json_integer(st->improvement_pairs));
     json_object_set_new(o, "improvement_points_mean", num(st->improvement_points_mean));
@@ -351,6 +364,7 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
     const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
     json_object_set_new(f, "improvement_from", json_string(tuned ? tuned->name : ""));
     json_object_set_new(f, "improvement_factor_mean", num(tuned ? tuned->improvement_factor_mean : NAN));
+    json_object_set_new(f, "improvement_factor_median", num(tuned ? tuned->improvement_factor_median : NAN));
     json_object_set_new(f, "improvement_factor_max", num(tuned ? tuned->improvement_factor_max : NAN));
     json_object_set_new(f, "improvement_factor_pairs", json_integer(tuned ? tuned->improvement_pairs : 0));
     json_object_set_new(f, "improvement_points_mean", num(tuned ? tuned->improvement_points_mean : NAN));
@@ -438,10 +452,10 @@ void summary_print_table(const summary *s, FILE *out) {
     else if (s->has_grid) fprintf(out, "Findings: (the grid does not hold the default T and alpha); ");
     else fprintf(out, "Findings: ");
     if (tuned && tuned->improvement_pairs)
-        fprintf(out, "%s gains %.2fx the default's on average (up to %.2fx, over %d pairs with a "
+        fprintf(out, "%s gains %.2fx the default's on average (median %.2fx, up to %.2fx, over %d pairs with a "
                      "positive default gain), %+.2f points on average over all pairs; ",
-                tuned->name, tuned->improvement_factor_mean, tuned->improvement_factor_max,
-                tuned->improvement_pairs, 100.0 * tuned->improvement_points_mean);
+                tuned->name, tuned->improvement_factor_mean, tuned->improvement_factor_median,
+                tuned->improvement_factor_max, tuned->improvement_pairs, 100.0 * tuned->improvement_points_mean);
     if (s->position_pairs)
         fprintf(out, "the better position beats the other by more than 1 point in %.0f%% of pairs.\n",
                 100.0 * s->frac_position_matters);

@@ -32,7 +32,8 @@ typedef struct {
     double mean_val_regret, mean_test_regret; // against the grid's best (NaN without grid)
     double frac_within_eps;                   // pairs whose tuned val gain is within epsilon
     double mean_evals_to_eps;                 // over the pairs that got there (NaN: none did)
-    double improvement_factor_mean, improvement_factor_max; // tuned / default where default > 0
+    double improvement_factor_mean, improvement_factor_median, improvement_factor_max; // tuned / default
+                                              // over the pairs whose default gain is > 0
     int improvement_pairs;
     double improvement_points_mean;          // tuned - default test gain, over every pair
     double *curve;                            // mean over pairs of the best-so-far val gain

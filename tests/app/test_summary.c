@@ -83,6 +83,7 @@ static void figures_of_a_small_run(void **state) {
     // improvement over the default: 3.5 / 1 and 1 / 2
     NEAR(gp->improvement_factor_mean, (3.5 + 0.5) / 2);
     NEAR(gp->improvement_factor_max, 3.5);
+    NEAR(gp->improvement_factor_median, (3.5 + 0.5) / 2);
     NEAR(gp->improvement_points_mean, ((0.035 - 0.010) + (0.010 - 0.020)) / 2);
     // best-so-far curve: (0,1): 3, 4.8, 4.8; (0,2): 1, then held at 1
     assert_int_equal(gp->curve_len, 3);
