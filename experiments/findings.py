@@ -32,13 +32,14 @@ for path in sorted(glob.glob(os.path.join(here, "results", "*", "summary.json"))
     forget = f["mean_forgetting_by_transfer_set"]
     rows.append((name, s["pairs"], pct(f["fraction_grid_best_not_default"]),
                  "-" if f["improvement_factor_mean"] is None else
-                 f"{f['improvement_factor_mean']:.2f}x ({f['improvement_factor_pairs']} pairs)",
+                 f"{f['improvement_factor_mean']:.2f}x / {f['improvement_factor_median']:.2f}x "
+                 f"({f['improvement_factor_pairs']} pairs)",
                  pts(f["improvement_points_mean"]), pts(d["mean_test_gain"]),
                  pts(d["best_untuned_mean_test_gain"]), pts(g.get("mean_test_gain")),
                  rel(g.get("mean_test_gain"), d["best_untuned_mean_test_gain"]),
                  " / ".join(pts(forget[k]) for k in ("unlabelled", "unlabelled_self", "student_data")),
                  pct(f["fraction_position_matters"])))
-print("| run | pairs | grid best not default | grid / default gain | grid - default | default gain"
+print("| run | pairs | grid best not default | grid / default gain, mean / median | grid - default | default gain"
       " | best untuned | grid best | grid vs best untuned | forgetting u / us / sd | position > 1 pt |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
