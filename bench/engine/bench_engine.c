@@ -25,6 +25,7 @@ typedef struct {
     double train, infer;             // kdtune images/s
     double torch_train, torch_infer; // NAN when PyTorch did not run
     double macs;                     // forward multiply-adds per image
+    double mib;                      // the model's memory at this batch
 } result;
 
 static double sgemm_gflops(void) {
@@ -97,6 +98,7 @@ static void bench_kdtune(result *r, int B, double min_seconds) {
     r->infer = maxd(r->infer, images_per_second(m, opt, x, y, dz, B, false, big ? 1 : 3,
                                                 big ? 3 : 10, min_seconds));
     r->macs = model_forward_macs(m);
+    r->mib = (double)model_memory_bytes(m) / 1048576.0;
     if (getenv("KDTUNE_BENCH_PROFILE")) {
         // a few profiled training steps, per layer, to stderr
         model_set_profiling(m, true);
@@ -229,6 +231,9 @@ int main(int argc, char **argv) {
                 r->torch_infer, r->infer / r->torch_infer, gf_infer);
         if (r->arch == MODEL_RESNET18) peak_fraction = gf_train / gflops;
     }
+    for (int i = 0; i < n; i++)
+        fprintf(t, "%s: %.2f GFLOP forward per image, %.0f MiB of engine memory at batch %d\n",
+                res[i].name, 2.0 * res[i].macs / 1e9, res[i].mib, B);
     if (!isnan(peak_fraction))
         fprintf(t, "resnet18 training at %.0f%% of the sgemm rate\n", 100.0 * peak_fraction);
 
