@@ -6,6 +6,7 @@
 
 #include "model/gemm.h"
 #include "model/ops.h"
+#include "model/vecsum.h"
 #include "model/winograd.h"
 
 static bool winograd_on = true;
@@ -141,9 +142,7 @@ static void relu_mask_sum_rows(float *dbias, float *d, const float *out, bool re
         if (relu)
             for (size_t i = 0; i < n; i++) g[i] = o[i] > 0.0f ? g[i] : 0.0f;
         if (dbias) {
-            double s = 0.0;
-            for (size_t i = 0; i < n; i++) s += g[i];
-            dbias[r] += (float)s;
+            dbias[r] += (float)vs_sum(g, n);
         }
     }
 }
