@@ -154,9 +154,15 @@ static kdt_status check_file(const char *path, const unsigned char *data, size_t
     spec->num_classes = (int)w[4];
     spec->num_hidden = (int)w[5];
     for (int i = 0; i < MODEL_MAX_HIDDEN; i++) spec->hidden[i] = (int)w[6 + i];
-    if (w[0] >= MODEL_ARCH_COUNT || w[5] > MODEL_MAX_HIDDEN || model_spec_validate(spec) != KDT_OK)
+    if (w[0] >= MODEL_ARCH_COUNT || w[5] > MODEL_MAX_HIDDEN)
+        return kdt_fail(KDT_ERR_FORMAT, "%s: corrupted checkpoint: invalid model spec "
+                        "(architecture %" PRIu32 ", %" PRIu32 " hidden layers)", path, w[0], w[5]);
+    if (model_spec_validate(spec) != KDT_OK) {
+        char why[512]; // the message is rebuilt around the validation's own
+        snprintf(why, sizeof why, "%s", kdt_errmsg());
         return kdt_fail(KDT_ERR_FORMAT, "%s: corrupted checkpoint: invalid model spec (%s)", path,
-                        kdt_errmsg());
+                        why);
+    }
     return KDT_OK;
 }
 

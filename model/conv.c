@@ -6,6 +6,7 @@
 
 #include "model/gemm.h"
 #include "model/ops.h"
+#include "model/vecsum.h"
 #include "model/winograd.h"
 
 static bool winograd_on = true;
@@ -35,7 +36,9 @@ size_t conv2d_workspace_floats(int B, int C, int OC, int OH, int OW, int KH, int
                                int pad) {
     if (conv2d_is_pointwise(KH, KW, stride, pad)) return 0;
     int CKK = C * KH * KW;
-    size_t ws = (size_t)CKK * (size_t)(OH * OW) * (size_t)chunk_images(B, CKK, OH * OW);
+    // the im2col of a chunk, then the transposed weight gradient (CKK, OC)
+    size_t ws = (size_t)CKK * (size_t)(OH * OW) * (size_t)chunk_images(B, CKK, OH * OW) +
+                (size_t)CKK * OC;
     // the forward pass, and the input gradient: a convolution from OC to C channels over H x W
     if (conv2d_uses_winograd(C, KH, KW, stride, pad)) {
         size_t f = winograd_workspace_floats(B, C, OC, OH, OW);
@@ -141,9 +144,7 @@ static void relu_mask_sum_rows(float *dbias, float *d, const float *out, bool re
         if (relu)
             for (size_t i = 0; i < n; i++) g[i] = o[i] > 0.0f ? g[i] : 0.0f;
         if (dbias) {
-            double s = 0.0;
-            for (size_t i = 0; i < n; i++) s += g[i];
-            dbias[r] += (float)s;
+            dbias[r] += (float)vs_sum(g, n);
         }
     }
 }
@@ -190,12 +191,15 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, float
     }
     bool wino = conv2d_uses_winograd(OC, KH, KW, stride, pad); // dinp reduces over OC
     int nb = chunk_images(B, CKK, OHW);
+    // dW^T (CKK, OC) = col (CKK, n) * dout^T, summed over the chunks, then added transposed:
+    // OpenBLAS runs this orientation 1.1 to 1.7 times faster than dW = dout * col^T
+    float *dwt = ws + (size_t)CKK * OHW * nb;
     for (int b0 = 0; b0 < B; b0 += nb) {
         int n = b0 + nb <= B ? nb : B - b0;
         const float *dchunk = dout + (size_t)b0 * OHW; // (OC, n*OHW) with leading dimension N
         conv2d_im2col(ws, inp, B, b0, n, C, H, W, KH, KW, stride, pad);
-        gemm(false, true, OC, CKK, n * OHW, 1.0f, dchunk, (int)N,
-                    ws, n * OHW, 1.0f, dweight, CKK);
+        gemm(false, true, CKK, OC, n * OHW, 1.0f, ws, n * OHW, dchunk, (int)N, b0 ? 1.0f : 0.0f,
+             dwt, OC);
         if (dinp && !wino) {
             // dcol (CKK, n*OHW) = W^T (CKK, OC) * dout chunk, reusing the im2col buffer
             gemm(true, false, CKK, n * OHW, OC, 1.0f, weight,
@@ -203,6 +207,13 @@ void conv2d_backward(float *dinp, float *dweight, float *dbias, float *ws, float
             col2im_add(dinp, ws, B, b0, n, C, H, W, KH, KW, stride, pad);
         }
     }
+    // dweight (OC, CKK) += dwt^T in 32 x 32 tiles, so both sides stay in cache
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int o0 = 0; o0 < OC; o0 += 32)
+        for (int r0 = 0; r0 < CKK; r0 += 32)
+            for (int oc = o0; oc < o0 + 32 && oc < OC; oc++)
+                for (int r = r0; r < r0 + 32 && r < CKK; r++)
+                    dweight[(size_t)oc * CKK + r] += dwt[(size_t)r * OC + oc];
     if (dinp && wino) {
         // dinp += the 3x3 stride-1 convolution of dout with the flipped kernel, padding 2 - pad
         winograd_transform_weights(ws, weight, OC, C, true);

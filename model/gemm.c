@@ -33,7 +33,7 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
     enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
     enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
     int T = omp_in_parallel() ? 1 : omp_get_max_threads();
-    bool split_n = N >= 32 * T, split_m = !split_n && M >= 16 * T;
+    bool split_n = N >= 32 * T, split_m = !split_n && M >= 8 * T;
     // below ~1 M multiply-adds, or too thin to split, threads cost more than they save
     if (T <= 1 || (double)M * N * K < 1e6 || (!split_n && !split_m)) {
         cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -2,6 +2,7 @@
 // residual add, flatten, the option-A shortcut, and the layout changes at the API edge.
 #include <assert.h>
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "model/gemm.h"
@@ -71,7 +72,14 @@ void maxpool_forward(float *out, const float *inp, int C, int B, int H, int W, i
 static void maxpool2_backward(float *dinp, const float *dout, const float *inp, int C, int B, int H,
                               int W, bool accumulate, bool relu_mask) {
     int OH = H / 2, OW = W / 2;
-#pragma omp parallel for schedule(static)
+    assert(OW <= 2048);
+    // windows whose maximum is below min_max pass no gradient: with relu_mask, a maximum of 0 came
+    // from the ReLU's flat side (m >= the smallest positive float is m > 0)
+    const float min_max = relu_mask ? FLT_TRUE_MIN : -INFINITY;
+#pragma omp parallel
+    {
+    float s0[2048], s1[2048], s2[2048], s3[2048]; // one output row's window gradients
+#pragma omp for schedule(static)
     for (size_t cb = 0; cb < (size_t)C * B; cb++) {
         const float *src = inp + cb * H * W, *gp = dout + cb * OH * OW;
         float *dsrc = dinp + cb * H * W;
@@ -79,36 +87,50 @@ static void maxpool2_backward(float *dinp, const float *dout, const float *inp, 
             const float *restrict r0 = src + (size_t)(2 * oh) * W, *restrict r1 = r0 + W;
             float *restrict d0 = dsrc + (size_t)(2 * oh) * W, *restrict d1 = d0 + W;
             const float *restrict g = gp + (size_t)oh * OW;
-            // the first maximum in the window's row-major order (as the generic loop), without
-            // branches: position k wins when it beats every earlier one and ties no later one
+            // the first maximum in the window's row-major order (as the generic loop), found with
+            // selects only so the loop vectorizes: the maximum m, then the first position equal
+            // to it; with relu_mask, a maximum of 0 came from the ReLU's flat side: no gradient.
+            // The window's 4 gradients go to a scratch row first (contiguous stores), then to
+            // the input rows.
+            for (int ow = 0; ow < OW; ow++) { // de-interleave: unit strides below
+                s0[ow] = r0[2 * ow];
+                s1[ow] = r0[2 * ow + 1];
+                s2[ow] = r1[2 * ow];
+                s3[ow] = r1[2 * ow + 1];
+            }
             for (int ow = 0; ow < OW; ow++) {
-                float v0 = r0[2 * ow], v1 = r0[2 * ow + 1], v2 = r1[2 * ow], v3 = r1[2 * ow + 1];
-                // & rather than && : no short-circuit branches, so the loop vectorizes
-                int p0 = (v0 >= v1) & (v0 >= v2) & (v0 >= v3);
-                int p1 = (v1 > v0) & (v1 >= v2) & (v1 >= v3);
-                int p2 = (v2 > v0) & (v2 > v1) & (v2 >= v3);
-                int p3 = (v3 > v0) & (v3 > v1) & (v3 > v2);
-                if (relu_mask) { // a maximum of 0 came out of the ReLU's flat side
-                    p0 &= v0 > 0.0f;
-                    p1 &= v1 > 0.0f;
-                    p2 &= v2 > 0.0f;
-                    p3 &= v3 > 0.0f;
+                float v0 = s0[ow], v1 = s1[ow], v2 = s2[ow], v3 = s3[ow];
+                float m01 = v0 >= v1 ? v0 : v1, m23 = v2 >= v3 ? v2 : v3;
+                float m = m01 >= m23 ? m01 : m23;
+                // float selects only (no int or bool temporaries), which the vectorizer handles:
+                // `rest` is the gradient still to be given to a later position equal to m
+                float rest = m >= min_max ? g[ow] : 0.0f;
+                s0[ow] = v0 == m ? rest : 0.0f;
+                rest = v0 == m ? 0.0f : rest;
+                s1[ow] = v1 == m ? rest : 0.0f;
+                rest = v1 == m ? 0.0f : rest;
+                s2[ow] = v2 == m ? rest : 0.0f;
+                rest = v2 == m ? 0.0f : rest;
+                s3[ow] = v3 == m ? rest : 0.0f;
+            }
+            if (accumulate) {
+                for (int ow = 0; ow < OW; ow++) {
+                    d0[2 * ow] += s0[ow];
+                    d0[2 * ow + 1] += s1[ow];
+                    d1[2 * ow] += s2[ow];
+                    d1[2 * ow + 1] += s3[ow];
                 }
-                float gv = g[ow];
-                if (accumulate) {
-                    d0[2 * ow] += p0 ? gv : 0.0f;
-                    d0[2 * ow + 1] += p1 ? gv : 0.0f;
-                    d1[2 * ow] += p2 ? gv : 0.0f;
-                    d1[2 * ow + 1] += p3 ? gv : 0.0f;
-                } else {
-                    // the windows tile the input: each writes its 4 gradients, 3 of them zero
-                    d0[2 * ow] = p0 ? gv : 0.0f;
-                    d0[2 * ow + 1] = p1 ? gv : 0.0f;
-                    d1[2 * ow] = p2 ? gv : 0.0f;
-                    d1[2 * ow + 1] = p3 ? gv : 0.0f;
+            } else {
+                // the windows tile the input: each writes its 4 gradients, 3 of them zero
+                for (int ow = 0; ow < OW; ow++) {
+                    d0[2 * ow] = s0[ow];
+                    d0[2 * ow + 1] = s1[ow];
+                    d1[2 * ow] = s2[ow];
+                    d1[2 * ow + 1] = s3[ow];
                 }
             }
         }
+    }
     }
 }
 

@@ -265,6 +265,12 @@ void model_set_threads(int n) {
     omp_set_num_threads(n);
 }
 
+size_t model_memory_bytes(const model *m) {
+    size_t floats = (m->n_params + m->n_buffers) + m->n_params + 2 * m->n_act_floats + m->n_stats +
+                    m->n_ws + (size_t)m->spec.num_classes * (size_t)m->max_batch;
+    return floats * sizeof(float);
+}
+
 double model_forward_macs(const model *m) {
     double macs = 0.0;
     for (int i = 0; i < m->n_layers; i++) {

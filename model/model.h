@@ -108,5 +108,9 @@ void model_set_threads(int n);
 void model_set_profiling(model *m, bool on);
 void model_print_profile(const model *m, void *file /* FILE * */);
 
+// Bytes the model holds: parameters, gradients, running statistics, activations and their
+// gradients, workspace (the optimizer's momentum buffers are the optimizer's).
+size_t model_memory_bytes(const model *m);
+
 // Multiply-adds of one image's forward pass (convolutions and linear layers).
 double model_forward_macs(const model *m);

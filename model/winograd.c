@@ -67,15 +67,17 @@ void winograd_transform_weights(float *U, const float *weight, int OC, int C, bo
 
 // V (16, C, P) for images [b0, b0 + nb) of inp (C, B, H, W); P = nb * TH * TW; matrix x starts at
 // V + x * xs. A row of tiles at a time: its 4 input rows are copied once, zero-padded and split into
-// even and odd columns, so the tile loop has no bounds checks, reads and writes contiguous memory
-// and vectorizes (tile tw covers columns 2tw .. 2tw+3 = even[tw], odd[tw], even[tw+1], odd[tw+1]).
+// even and odd columns (no bounds checks after that), then transformed by whole rows in simple
+// loops that vectorize (tile tw covers columns 2tw .. 2tw+3 = even[tw], odd[tw], even[tw+1],
+// odd[tw+1]).
 static void input_transform(float *V, size_t xs, const float *inp, int B, int b0, int nb, int C,
                             int H, int W, int pad, int TH, int TW) {
     size_t P = (size_t)nb * TH * TW;
     assert(TW + 1 <= STRIP_MAX);
 #pragma omp parallel
     {
-        float ev[4][STRIP_MAX], od[4][STRIP_MAX]; // 64 KiB on each thread's stack
+        // the strip (even and odd columns) and its row transform: 128 KiB on each thread's stack
+        float ev[4][STRIP_MAX], od[4][STRIP_MAX], te[4][STRIP_MAX], to[4][STRIP_MAX];
 #pragma omp for collapse(2) schedule(static)
         for (int c = 0; c < C; c++) {
             for (int b = 0; b < nb; b++) {
@@ -83,31 +85,56 @@ static void input_transform(float *V, size_t xs, const float *inp, int B, int b0
                 for (int th = 0; th < TH; th++) {
                     for (int i = 0; i < 4; i++) {
                         int h = 2 * th - pad + i;
-                        bool row_in = h >= 0 && h < H;
+                        if (h < 0 || h >= H) {
+                            memset(ev[i], 0, sizeof(float) * (size_t)(TW + 1));
+                            memset(od[i], 0, sizeof(float) * (size_t)(TW + 1));
+                            continue;
+                        }
+                        const float *row = src + (size_t)h * W;
+                        // columns k whose pair 2k - pad, 2k - pad + 1 is inside: a plain
+                        // de-interleaving copy; the few others (padding) one by one
+                        int k_lo = (pad + 1) / 2, k_hi = W + pad - 2 >= 0 ? (W + pad - 2) / 2 : -1;
+                        if (k_hi > TW) k_hi = TW; // [k_lo, k_hi] inclusive
                         for (int k = 0; k <= TW; k++) {
+                            if (k == k_lo && k_lo <= k_hi) {
+                                const float *r = row + 2 * k_lo - pad;
+                                for (int q = 0; q <= k_hi - k_lo; q++) {
+                                    ev[i][k_lo + q] = r[2 * q];
+                                    od[i][k_lo + q] = r[2 * q + 1];
+                                }
+                                k = k_hi;
+                                continue;
+                            }
                             int w = 2 * k - pad;
-                            ev[i][k] = (row_in && w >= 0 && w < W) ? src[(size_t)h * W + w] : 0.0f;
-                            od[i][k] = (row_in && w + 1 >= 0 && w + 1 < W) ? src[(size_t)h * W + w + 1] : 0.0f;
+                            ev[i][k] = (w >= 0 && w < W) ? row[w] : 0.0f;
+                            od[i][k] = (w + 1 >= 0 && w + 1 < W) ? row[w + 1] : 0.0f;
                         }
                     }
+                    // B^T d along the strip's rows, for every column at once: row r of the
+                    // result in te[r] (even columns) and to[r] (odd columns)
+                    for (int k = 0; k <= TW; k++) {
+                        float e0 = ev[0][k], e1 = ev[1][k], e2 = ev[2][k], e3 = ev[3][k];
+                        float o0 = od[0][k], o1 = od[1][k], o2 = od[2][k], o3 = od[3][k];
+                        te[0][k] = e0 - e2;
+                        te[1][k] = e1 + e2;
+                        te[2][k] = e2 - e1;
+                        te[3][k] = e1 - e3;
+                        to[0][k] = o0 - o2;
+                        to[1][k] = o1 + o2;
+                        to[2][k] = o2 - o1;
+                        to[3][k] = o1 - o3;
+                    }
+                    // (B^T d) B along the columns: tile tw's columns are even[tw], odd[tw],
+                    // even[tw + 1], odd[tw + 1]; one simple loop per output matrix vectorizes
                     float *v = V + (size_t)c * P + ((size_t)b * TH + th) * TW;
-                    for (int tw = 0; tw < TW; tw++) {
-                        float t[4][4]; // B^T d, column j of the tile
-                        for (int j = 0; j < 4; j++) {
-                            const int k = tw + j / 2;
-                            float d0 = j % 2 ? od[0][k] : ev[0][k], d1 = j % 2 ? od[1][k] : ev[1][k];
-                            float d2 = j % 2 ? od[2][k] : ev[2][k], d3 = j % 2 ? od[3][k] : ev[3][k];
-                            t[0][j] = d0 - d2;
-                            t[1][j] = d1 + d2;
-                            t[2][j] = d2 - d1;
-                            t[3][j] = d1 - d3;
-                        }
-                        for (int i = 0; i < 4; i++) { // (B^T d) B
-                            v[(i * 4 + 0) * xs + tw] = t[i][0] - t[i][2];
-                            v[(i * 4 + 1) * xs + tw] = t[i][1] + t[i][2];
-                            v[(i * 4 + 2) * xs + tw] = t[i][2] - t[i][1];
-                            v[(i * 4 + 3) * xs + tw] = t[i][1] - t[i][3];
-                        }
+                    for (int r = 0; r < 4; r++) {
+                        const float *e = te[r], *o = to[r];
+                        float *v0 = v + (size_t)(r * 4 + 0) * xs, *v1 = v + (size_t)(r * 4 + 1) * xs;
+                        float *v2 = v + (size_t)(r * 4 + 2) * xs, *v3 = v + (size_t)(r * 4 + 3) * xs;
+                        for (int tw = 0; tw < TW; tw++) v0[tw] = e[tw] - e[tw + 1];
+                        for (int tw = 0; tw < TW; tw++) v1[tw] = o[tw] + e[tw + 1];
+                        for (int tw = 0; tw < TW; tw++) v2[tw] = e[tw + 1] - o[tw];
+                        for (int tw = 0; tw < TW; tw++) v3[tw] = o[tw] - o[tw + 1];
                     }
                 }
             }

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cblas.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/rng.h"
@@ -25,7 +26,19 @@ typedef struct {
     double train, infer;             // kdtune images/s
     double torch_train, torch_infer; // NAN when PyTorch did not run
     double macs;                     // forward multiply-adds per image
+    double mib;                      // the model's memory at this batch
 } result;
+
+// The clock of the measurements: wall time, or with --cpu-time the process's CPU time, which a
+// busy machine disturbs much less (meaningful with one thread: CPU time counts every thread).
+static bool use_cpu_time = false;
+
+static double clock_now(void) {
+    if (!use_cpu_time) return timer_now();
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 static double sgemm_gflops(void) {
     enum { N = 2048 };
@@ -38,9 +51,9 @@ static double sgemm_gflops(void) {
     }
     double best = 0.0;
     for (int rep = 0; rep < 4; rep++) {
-        double t0 = timer_now();
+        double t0 = clock_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
-        double g = 2.0 * N * (double)N * N / (timer_now() - t0) / 1e9;
+        double g = 2.0 * N * (double)N * N / (clock_now() - t0) / 1e9;
         if (rep > 0 && g > best) best = g; // the first one warms up the threads
     }
     free(a);
@@ -56,7 +69,7 @@ static double images_per_second(model *m, sgd *opt, const float *x, const int *y
     int n = 0;
     double t0 = 0.0;
     for (int i = 0;; i++) {
-        if (i == warmup) t0 = timer_now();
+        if (i == warmup) t0 = clock_now();
         if (train) {
             model_zero_grad(m);
             const float *z = model_forward(m, x, B, true);
@@ -68,10 +81,10 @@ static double images_per_second(model *m, sgd *opt, const float *x, const int *y
         }
         if (i >= warmup) {
             n++;
-            if (n >= min_iters && timer_now() - t0 >= min_seconds) break;
+            if (n >= min_iters && clock_now() - t0 >= min_seconds) break;
         }
     }
-    return n * B / (timer_now() - t0);
+    return n * B / (clock_now() - t0);
 }
 
 static double maxd(double a, double b) { return isnan(a) || b > a ? b : a; }
@@ -97,6 +110,7 @@ static void bench_kdtune(result *r, int B, double min_seconds) {
     r->infer = maxd(r->infer, images_per_second(m, opt, x, y, dz, B, false, big ? 1 : 3,
                                                 big ? 3 : 10, min_seconds));
     r->macs = model_forward_macs(m);
+    r->mib = (double)model_memory_bytes(m) / 1048576.0;
     if (getenv("KDTUNE_BENCH_PROFILE")) {
         // a few profiled training steps, per layer, to stderr
         model_set_profiling(m, true);
@@ -119,8 +133,8 @@ static bool bench_torch(result *res, int n, const char *python, const char *scri
         strcat(models, res[i].name);
         if (i + 1 < n) strcat(models, ",");
     }
-    snprintf(cmd, sizeof cmd, "'%s' '%s' --threads %d --batch %d --models %s --min-seconds %g",
-             python, script, threads, B, models, min_seconds);
+    snprintf(cmd, sizeof cmd, "'%s' '%s' --threads %d --batch %d --models %s --min-seconds %g%s",
+             python, script, threads, B, models, min_seconds, use_cpu_time ? " --cpu-time" : "");
     FILE *p = popen(cmd, "r");
     if (!p) return false;
     char buf[8192];
@@ -152,6 +166,7 @@ static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real
 static void usage(FILE *f) {
     fprintf(f, "usage: bench_engine [--json] [--threads N] [--batch N] [--min-seconds S] [--rounds R]\n"
                "                    [--models cnn,resnet18] [--python PATH] [--no-torch]\n"
+               "                    [--cpu-time (with --threads 1: timed by CPU time)]\n"
                "Images/s of kdtune training and inference against PyTorch and sgemm.\n");
 }
 
@@ -166,6 +181,7 @@ int main(int argc, char **argv) {
         {"batch", required_argument, 0, 'b'}, {"min-seconds", required_argument, 0, 's'},
         {"models", required_argument, 0, 'm'}, {"python", required_argument, 0, 'p'},
         {"no-torch", no_argument, 0, 'n'},    {"rounds", required_argument, 0, 'r'},
+        {"cpu-time", no_argument, 0, 'c'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     int c;
@@ -179,6 +195,7 @@ int main(int argc, char **argv) {
         case 'p': python = optarg; break;
         case 'n': torch = false; break;
         case 'r': rounds = atoi(optarg); break;
+        case 'c': use_cpu_time = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -214,8 +231,8 @@ int main(int argc, char **argv) {
 
     double peak_fraction = NAN;
     FILE *t = json ? stderr : stdout;
-    fprintf(t, "engine benchmark: batch %d, %d threads, 3x32x32, 10 classes, best of %d rounds\n", B,
-            threads, rounds);
+    fprintf(t, "engine benchmark: batch %d, %d threads, 3x32x32, 10 classes, best of %d rounds, %s\n",
+            B, threads, rounds, use_cpu_time ? "CPU time" : "wall time");
     fprintf(t, "OpenBLAS core: %s\n", openblas_get_corename());
     fprintf(t, "OpenBLAS sgemm 2048^3: %.1f GFLOP/s\n", gflops);
     fprintf(t, "%-9s %-6s %12s %12s %7s %9s\n", "model", "mode", "kdtune img/s", "torch img/s",
@@ -229,6 +246,9 @@ int main(int argc, char **argv) {
                 r->torch_infer, r->infer / r->torch_infer, gf_infer);
         if (r->arch == MODEL_RESNET18) peak_fraction = gf_train / gflops;
     }
+    for (int i = 0; i < n; i++)
+        fprintf(t, "%s: %.2f GFLOP forward per image, %.0f MiB of engine memory at batch %d\n",
+                res[i].name, 2.0 * res[i].macs / 1e9, res[i].mib, B);
     if (!isnan(peak_fraction))
         fprintf(t, "resnet18 training at %.0f%% of the sgemm rate\n", 100.0 * peak_fraction);
 
@@ -238,6 +258,7 @@ int main(int argc, char **argv) {
         json_object_set_new(root, "threads", json_integer(threads));
         json_object_set_new(root, "batch", json_integer(B));
         json_object_set_new(root, "rounds", json_integer(rounds));
+        json_object_set_new(root, "clock", json_string(use_cpu_time ? "cpu" : "wall"));
         json_object_set_new(root, "openblas_core", json_string(openblas_get_corename()));
         for (int i = 0; i < n; i++) {
             result *r = &res[i];

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 #include "common/fs.h"
 #include "model/model.h"
 #include "testutil.h"
@@ -148,11 +150,50 @@ static void mismatched_models_are_refused(void **state) {
     model_destroy(r8k);
 }
 
+// Rewrites the trailing CRC32 so that only the deeper checks can catch a change.
+static void fix_crc(char *data, size_t len) {
+    uint32_t c = (uint32_t)crc32(0L, (const Bytef *)data, (uInt)(len - 4));
+    memcpy(data + len - 4, &c, 4);
+}
+
+static void consistent_but_wrong_files_are_refused(void **state) {
+    (void)state;
+    char good[600], bad[600];
+    path_of(good, sizeof good, "cnn_for_edits.ckpt");
+    path_of(bad, sizeof bad, "edited.ckpt");
+    model *a = make(MODEL_CNN, 4, 9);
+    assert_int_equal(model_save(a, good), KDT_OK);
+    char *data;
+    size_t len;
+    assert_int_equal(fs_read_all(good, &data, &len), KDT_OK);
+    // a spec no model can have (0 classes), with a valid CRC
+    char *v = malloc(len);
+    memcpy(v, data, len);
+    memset(v + 20 + 16, 0, 4); // spec word 4: num_classes
+    fix_crc(v, len);
+    write_bytes(bad, v, len);
+    expect_refused(a, bad, "invalid model spec");
+    // a renamed tensor ("conv1.weight" -> "xonv1.weight"), with a valid CRC
+    memcpy(v, data, len);
+    char *name = NULL;
+    for (size_t i = 0; i + 12 <= len && !name; i++)
+        if (memcmp(v + i, "conv1.weight", 12) == 0) name = v + i;
+    assert_non_null(name);
+    name[0] = 'x';
+    fix_crc(v, len);
+    write_bytes(bad, v, len);
+    expect_refused(a, bad, "'xonv1.weight' where the model has 'conv1.weight'");
+    free(v);
+    free(data);
+    model_destroy(a);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(round_trip),
         cmocka_unit_test(damaged_files_are_refused),
         cmocka_unit_test(mismatched_models_are_refused),
+        cmocka_unit_test(consistent_but_wrong_files_are_refused),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
