@@ -181,10 +181,10 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
                   cfg->kd.temperature, cfg->kd.alpha);
     if (tuned && tuned->improvement_pairs)
         sb_printf(&sb, "- Tuned (%s) over default gain: **%.2fx** on average (median %.2fx, up to %.2fx) over the "
-                       "%d pairs whose default gain is positive; %+.2f points on average over all %d pairs (the "
+                       "%d pair%s whose default gain is positive; %+.2f points on average over all %d pairs (the "
                        "study: up to 5x and more).\n", tuned->name, tuned->improvement_factor_mean,
                   tuned->improvement_factor_median, tuned->improvement_factor_max, tuned->improvement_pairs,
-                  100.0 * tuned->improvement_points_mean, s->n_pairs);
+                  tuned->improvement_pairs == 1 ? "" : "s", 100.0 * tuned->improvement_points_mean, s->n_pairs);
     else if (tuned)
         sb_printf(&sb, "- No pair has a positive default gain, so no ratio: tuned (%s) minus default is %+.2f "
                        "points on average.\n", tuned->name, 100.0 * tuned->improvement_points_mean);

@@ -452,10 +452,11 @@ void summary_print_table(const summary *s, FILE *out) {
     else if (s->has_grid) fprintf(out, "Findings: (the grid does not hold the default T and alpha); ");
     else fprintf(out, "Findings: ");
     if (tuned && tuned->improvement_pairs)
-        fprintf(out, "%s gains %.2fx the default's on average (median %.2fx, up to %.2fx, over %d pairs with a "
-                     "positive default gain), %+.2f points on average over all pairs; ",
+        fprintf(out, "%s gains %.2fx the default's on average (median %.2fx, up to %.2fx, over the %d pair%s with "
+                     "a positive default gain), %+.2f points on average over all pairs; ",
                 tuned->name, tuned->improvement_factor_mean, tuned->improvement_factor_median,
-                tuned->improvement_factor_max, tuned->improvement_pairs, 100.0 * tuned->improvement_points_mean);
+                tuned->improvement_factor_max, tuned->improvement_pairs, tuned->improvement_pairs == 1 ? "" : "s",
+                100.0 * tuned->improvement_points_mean);
     if (s->position_pairs)
         fprintf(out, "the better position beats the other by more than 1 point in %.0f%% of pairs.\n",
                 100.0 * s->frac_position_matters);
