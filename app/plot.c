@@ -54,6 +54,29 @@ static FILE *open_or_fail(const char *path, kdt_status *s) {
     return f;
 }
 
+// The data and script files of one plot, beside its PNG.
+typedef struct {
+    char dat[4096], script[4096];
+} plot_files;
+
+// Names the files and opens the data file; NULL (with *s set) when it cannot be written.
+static FILE *begin(const char *png, plot_files *f, kdt_status *s) {
+    sibling(f->dat, sizeof f->dat, png, ".dat");
+    sibling(f->script, sizeof f->script, png, ".gp");
+    return open_or_fail(f->dat, s);
+}
+
+static void put_axes(FILE *gp, const char *xlabel, const char *ylabel) {
+    if (xlabel) {
+        fprintf(gp, "set xlabel ");
+        put_quoted(gp, xlabel);
+        fputc('\n', gp);
+    }
+    fprintf(gp, "set ylabel ");
+    put_quoted(gp, ylabel);
+    fputc('\n', gp);
+}
+
 static void put_header(FILE *gp, const char *png, const char *title, int width, int height) {
     fprintf(gp, "set terminal pngcairo noenhanced size %d,%d font 'Sans,10'\nset output ", width,
             height);
@@ -66,11 +89,9 @@ static void put_header(FILE *gp, const char *png, const char *title, int width, 
 kdt_status plot_heatmap(const char *png, const char *title, const char *xlabel, const char *ylabel,
                         const char *const *xticks, int nx, const char *const *yticks, int ny,
                         const double *z, const char *zlabel, double label_scale) {
-    char dat[4096], script[4096];
-    sibling(dat, sizeof dat, png, ".dat");
-    sibling(script, sizeof script, png, ".gp");
+    plot_files pf;
     kdt_status s = KDT_OK;
-    FILE *d = open_or_fail(dat, &s);
+    FILE *d = begin(png, &pf, &s);
     if (!d) return s;
     fprintf(d, "# x y value label\n");
     for (int r = 0; r < ny; r++)
@@ -80,15 +101,12 @@ kdt_status plot_heatmap(const char *png, const char *title, const char *xlabel, 
             else fprintf(d, "%d %d %.9g \"%.1f\"\n", c, r, v, v * label_scale);
         }
     fclose(d);
-    FILE *gp = open_or_fail(script, &s);
+    FILE *gp = open_or_fail(pf.script, &s);
     if (!gp) return s;
     int width = 120 + 70 * nx, height = 140 + 45 * ny;
     put_header(gp, png, title, width < 480 ? 480 : width, height < 320 ? 320 : height);
-    fprintf(gp, "set xlabel ");
-    put_quoted(gp, xlabel);
-    fprintf(gp, "\nset ylabel ");
-    put_quoted(gp, ylabel);
-    fprintf(gp, "\nset cblabel ");
+    put_axes(gp, xlabel, ylabel);
+    fprintf(gp, "set cblabel ");
     put_quoted(gp, zlabel);
     fprintf(gp, "\nset xrange [-0.5:%g]\nset yrange [-0.5:%g]\nset xtics (", nx - 0.5, ny - 0.5);
     for (int c = 0; c < nx; c++) {
@@ -110,20 +128,18 @@ kdt_status plot_heatmap(const char *png, const char *title, const char *xlabel, 
         if (!isnan(z[i])) m = fmax(m, fabs(z[i]));
     if (m > 0) fprintf(gp, "set cbrange [%.9g:%.9g]\n", -m, m);
     fprintf(gp, "plot ");
-    put_quoted(gp, dat);
+    put_quoted(gp, pf.dat);
     // NaN cells stay blank: `image` leaves them out, and their label is empty.
     fprintf(gp, " using 1:2:3 with image, '' using 1:2:4 with labels font 'Sans,8'\n");
     fclose(gp);
-    return run_gnuplot(script);
+    return run_gnuplot(pf.script);
 }
 
 kdt_status plot_lines(const char *png, const char *title, const char *xlabel, const char *ylabel,
                       const plot_series *series, int n_series, double hline, const char *hline_label) {
-    char dat[4096], script[4096];
-    sibling(dat, sizeof dat, png, ".dat");
-    sibling(script, sizeof script, png, ".gp");
+    plot_files pf;
     kdt_status s = KDT_OK;
-    FILE *d = open_or_fail(dat, &s);
+    FILE *d = begin(png, &pf, &s);
     if (!d) return s;
     for (int k = 0; k < n_series; k++) { // one gnuplot data block per series
         fprintf(d, "# %s\n", series[k].name);
@@ -132,20 +148,17 @@ kdt_status plot_lines(const char *png, const char *title, const char *xlabel, co
         fprintf(d, "\n\n");
     }
     fclose(d);
-    FILE *gp = open_or_fail(script, &s);
+    FILE *gp = open_or_fail(pf.script, &s);
     if (!gp) return s;
     put_header(gp, png, title, 720, 440);
-    fprintf(gp, "set xlabel ");
-    put_quoted(gp, xlabel);
-    fprintf(gp, "\nset ylabel ");
-    put_quoted(gp, ylabel);
+    put_axes(gp, xlabel, ylabel);
     int longest = 1;
     for (int k = 0; k < n_series; k++) longest = series[k].n > longest ? series[k].n : longest;
-    fprintf(gp, "\nset key bottom right\nset grid\nset xrange [1:%d]\nset xtics %d\nplot ", longest,
+    fprintf(gp, "set key bottom right\nset grid\nset xrange [1:%d]\nset xtics %d\nplot ", longest,
             (longest + 9) / 10);
     for (int k = 0; k < n_series; k++) {
         fprintf(gp, "%s", k ? ", " : "");
-        put_quoted(gp, dat);
+        put_quoted(gp, pf.dat);
         fprintf(gp, " index %d using 1:2 with linespoints pt 7 ps 0.5 lw 2 title ", k);
         put_quoted(gp, series[k].name);
     }
@@ -155,16 +168,14 @@ kdt_status plot_lines(const char *png, const char *title, const char *xlabel, co
     }
     fputc('\n', gp);
     fclose(gp);
-    return run_gnuplot(script);
+    return run_gnuplot(pf.script);
 }
 
 kdt_status plot_bars(const char *png, const char *title, const char *ylabel,
                      const char *const *labels, const double *values, const double *err, int n) {
-    char dat[4096], script[4096];
-    sibling(dat, sizeof dat, png, ".dat");
-    sibling(script, sizeof script, png, ".gp");
+    plot_files pf;
     kdt_status s = KDT_OK;
-    FILE *d = open_or_fail(dat, &s);
+    FILE *d = begin(png, &pf, &s);
     if (!d) return s;
     for (int i = 0; i < n; i++) {
         fprintf(d, "%d \"", i);
@@ -172,11 +183,10 @@ kdt_status plot_bars(const char *png, const char *title, const char *ylabel,
         fprintf(d, "\" %.9g %.9g\n", values[i], err ? err[i] : 0.0);
     }
     fclose(d);
-    FILE *gp = open_or_fail(script, &s);
+    FILE *gp = open_or_fail(pf.script, &s);
     if (!gp) return s;
     put_header(gp, png, title, 160 + 110 * n < 480 ? 480 : 160 + 110 * n, 420);
-    fprintf(gp, "set ylabel ");
-    put_quoted(gp, ylabel);
+    put_axes(gp, NULL, ylabel);
     // The value axis always shows zero, so that bar lengths compare.
     double lo = 0, hi = 0;
     for (int i = 0; i < n; i++) {
@@ -185,13 +195,13 @@ kdt_status plot_bars(const char *png, const char *title, const char *ylabel,
         hi = fmax(hi, values[i] + e);
     }
     double pad = 0.1 * (hi - lo > 0 ? hi - lo : 1.0);
-    fprintf(gp, "\nset style fill solid 0.7 border -1\nset boxwidth 0.6\nset grid ytics\nunset key\n"
+    fprintf(gp, "set style fill solid 0.7 border -1\nset boxwidth 0.6\nset grid ytics\nunset key\n"
                 "set xrange [-0.7:%g]\nset yrange [%.9g:%.9g]\nset xzeroaxis lt -1\nplot ", n - 0.3,
             lo < 0 ? lo - pad : 0.0, hi > 0 ? hi + pad : 0.0);
-    put_quoted(gp, dat);
+    put_quoted(gp, pf.dat);
     fprintf(gp, " using 1:3:xtic(2) with boxes lc rgb '#4477aa'%s", err ? ", '' using 1:3:4 with "
                 "yerrorbars lc rgb 'black' pt -1" : "");
     fputc('\n', gp);
     fclose(gp);
-    return run_gnuplot(script);
+    return run_gnuplot(pf.script);
 }
