@@ -40,7 +40,7 @@ struct evaluator {
     size_t cap, used;
     line_set lines;
     json_t *runs;                // run key -> {"lines": [...], "linenos": [...]}, for replays
-    int trained, hits;
+    int trained;
 };
 
 static uint64_t key_hash(const eval_key *k) {
@@ -188,7 +188,6 @@ void evaluator_run_lines(const evaluator *e, const char *run_key, const json_t *
     *linenos = r ? json_object_get(r, "linenos") : NULL;
 }
 int evaluator_trained(const evaluator *e) { return e->trained; } // read between phases, not during
-int evaluator_cache_hits(const evaluator *e) { return e->hits; }
 
 kdt_status evaluator_eval(evaluator *e, int worker, int i, int j, double temperature, double alpha,
                           int transfer_set, int position, trial *t) {
@@ -201,7 +200,6 @@ kdt_status evaluator_eval(evaluator *e, int worker, int i, int j, double tempera
     if (hit) {
         *t = slot->result;
         t->cached = true;
-        e->hits++;
     }
     pthread_mutex_unlock(&e->state_lock);
     if (!hit) {

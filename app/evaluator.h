@@ -39,6 +39,5 @@ bool evaluator_has_line(const evaluator *e, const char *run_key, int i);
 kdt_status evaluator_append(evaluator *e, const trial *t, const char *run_key);
 
 
-// Evaluations trained by this evaluator, and served from the cache.
+// KD rounds trained by this evaluator (the rest of its evaluations came from the journal).
 int evaluator_trained(const evaluator *e);
-int evaluator_cache_hits(const evaluator *e);

@@ -382,6 +382,8 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
         json_object_set_new(o, "default_test_gain", num(p->deflt.best ? p->deflt.best->test_gain : NAN));
         json_object_set_new(o, "grid_best_val_gain", num(p->grid.best ? p->grid.best->val_gain : NAN));
         json_object_set_new(o, "grid_best_test_gain", num(p->grid.best ? p->grid.best->test_gain : NAN));
+        json_object_set_new(o, "grid_best_forward_test_gain", num(p->best_forward_test));
+        json_object_set_new(o, "grid_best_reverse_test_gain", num(p->best_reverse_test));
         json_t *tuned_o = json_object();
         for (int k = 0; k < s->n_strategies; k++) {
             const trial *t = p->tuned[k].best;

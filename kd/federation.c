@@ -25,7 +25,6 @@ struct kd_federation {
     int *argmax[2][64];
 };
 
-int kd_federation_size(const kd_federation *f) { return f->spec.participants; }
 const data_splits *kd_federation_splits(const kd_federation *f) { return f->splits; }
 const kd_federation_spec *kd_federation_spec_of(const kd_federation *f) { return &f->spec; }
 const partition *kd_federation_partition(const kd_federation *f) { return f->part; }

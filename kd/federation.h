@@ -65,7 +65,6 @@ kdt_status kd_federation_pretrain(kd_federation *f);
 kdt_status kd_federation_cache_logits(kd_federation *f);
 
 const kd_participant *kd_federation_participant(const kd_federation *f, int cid);
-int kd_federation_size(const kd_federation *f);
 const data_splits *kd_federation_splits(const kd_federation *f);
 
 // Internal to kd/: the pieces a KD round needs.
