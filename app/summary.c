@@ -237,6 +237,9 @@ kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_
         } else if (strcmp(tr->strategy, "grid") == 0) {
             s->has_grid = true;
             pick_add(&p->grid, tr);
+            if (tr->position == POSITION_FORWARD || tr->position == POSITION_REVERSE)
+                pick_add(&p->grid_by_position[tr->position], tr);
+            p->grid_has_default |= tr->temperature == cfg->kd.temperature && tr->alpha == cfg->kd.alpha;
         } else {
             int k = 0;
             while (k < s->n_strategies && strcmp(s->strategies[k].name, tr->strategy) != 0) k++;
@@ -272,26 +275,14 @@ kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_
         // Whether the grid's best is the default T and alpha means something only if the grid
         // holds them (in some transfer set and position).
         const trial *g = p->grid.best;
-        bool grid_has_default = false;
-        for (size_t t = 0; g && t < n && !grid_has_default; t++)
-            grid_has_default = pair_of[t] == q && !trials[t].is_recommendation &&
-                               strcmp(trials[t].strategy, "grid") == 0 &&
-                               trials[t].temperature == cfg->kd.temperature && trials[t].alpha == cfg->kd.alpha;
-        if (grid_has_default) {
+        if (g && p->grid_has_default) {
             gn++;
             not_default += g->temperature != cfg->kd.temperature || g->alpha != cfg->kd.alpha;
         }
-        const trial *bp[2] = {NULL, NULL};
-        for (size_t t = 0; t < n; t++)
-            if (pair_of[t] == q && trials[t].ok && !trials[t].is_recommendation &&
-                strcmp(trials[t].strategy, "grid") == 0 &&
-                better(&trials[t], bp[trials[t].position]))
-                bp[trials[t].position] = &trials[t];
-        p->best_forward_test = bp[0] ? bp[0]->test_gain : NAN;
-        p->best_reverse_test = bp[1] ? bp[1]->test_gain : NAN;
-        if (bp[0] && bp[1]) {
+        const trial *fwd = p->grid_by_position[POSITION_FORWARD].best, *rev = p->grid_by_position[POSITION_REVERSE].best;
+        if (fwd && rev) {
             posn++;
-            matters += fabs(bp[0]->test_gain - bp[1]->test_gain) > 0.01;
+            matters += fabs(fwd->test_gain - rev->test_gain) > 0.01;
         }
     }
     s->default_mean_val = mean_or_nan(dv, dn);
@@ -382,8 +373,11 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
         json_object_set_new(o, "default_test_gain", num(p->deflt.best ? p->deflt.best->test_gain : NAN));
         json_object_set_new(o, "grid_best_val_gain", num(p->grid.best ? p->grid.best->val_gain : NAN));
         json_object_set_new(o, "grid_best_test_gain", num(p->grid.best ? p->grid.best->test_gain : NAN));
-        json_object_set_new(o, "grid_best_forward_test_gain", num(p->best_forward_test));
-        json_object_set_new(o, "grid_best_reverse_test_gain", num(p->best_reverse_test));
+        for (int pos = 0; pos < 2; pos++) {
+            const trial *b = p->grid_by_position[pos].best;
+            json_object_set_new(o, pos == POSITION_FORWARD ? "grid_best_forward_test_gain" : "grid_best_reverse_test_gain",
+                                num(b ? b->test_gain : NAN));
+        }
         json_t *tuned_o = json_object();
         for (int k = 0; k < s->n_strategies; k++) {
             const trial *t = p->tuned[k].best;

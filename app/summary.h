@@ -22,7 +22,8 @@ typedef struct {
     summary_pick best_untuned;      // the default T and alpha, best transfer set and position by val
     summary_pick grid;              // the grid's best by val
     summary_pick tuned[SUMMARY_MAX_STRATEGIES];
-    double best_forward_test, best_reverse_test; // the grid's val-best per position (NaN: none)
+    summary_pick grid_by_position[2]; // the grid's best by val in each position (cfg_position)
+    bool grid_has_default;            // the grid evaluated the default T and alpha
 } summary_pair;
 
 typedef struct {

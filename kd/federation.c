@@ -103,27 +103,26 @@ void kd_federation_destroy(kd_federation *f) {
 double kd_evaluate(model *m, const dataset *d, double *class_acc) {
     int B = model_max_batch(m), K = d->classes, ex = dataset_example_size(d);
     int correct = 0;
-    int *hit = class_acc ? calloc((size_t)K * 2, sizeof *hit) : NULL;
+    int *hit = calloc((size_t)K * 2, sizeof *hit), *pred = malloc(sizeof *pred * (size_t)B);
+    if (!hit || !pred) {
+        free(hit);
+        free(pred);
+        return NAN; // out of memory for a few ints: the caller sees no accuracy
+    }
     for (int start = 0; start < d->n; start += B) {
         int b = d->n - start < B ? d->n - start : B;
-        const float *logits = model_forward(m, d->x + (size_t)start * ex, b, false);
+        kd_argmax(pred, model_forward(m, d->x + (size_t)start * ex, b, false), b, K);
         for (int i = 0; i < b; i++) {
-            const float *row = logits + (size_t)i * K;
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (row[k] > row[best]) best = k;
             int y = d->y[start + i];
-            correct += best == y;
-            if (hit) {
-                hit[y] += best == y;
-                hit[K + y]++;
-            }
+            correct += pred[i] == y;
+            hit[y] += pred[i] == y;
+            hit[K + y]++;
         }
     }
-    if (class_acc) {
-        for (int k = 0; k < K; k++) class_acc[k] = hit && hit[K + k] ? (double)hit[k] / hit[K + k] : NAN;
-        free(hit);
-    }
+    if (class_acc)
+        for (int k = 0; k < K; k++) class_acc[k] = hit[K + k] ? (double)hit[k] / hit[K + k] : NAN;
+    free(hit);
+    free(pred);
     return d->n ? (double)correct / d->n : NAN;
 }
 
