@@ -1,7 +1,7 @@
 // xoshiro256** (Blackman and Vigna) with SplitMix64 key derivation and a few distributions.
 #include "common/rng.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 
 static uint64_t splitmix64(uint64_t *x) {
@@ -59,7 +59,7 @@ double rng_uniform(rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
 float rng_uniformf(rng *r) { return (float)(rng_next(r) >> 40) * 0x1.0p-24f; }
 
 uint64_t rng_below(rng *r, uint64_t n) {
-    assert(n > 0);
+    KDT_ASSERT(n > 0);
     uint64_t limit = -n % n; // 2^64 mod n: values below it would bias the result
     for (;;) {
         uint64_t x = rng_next(r);
@@ -76,7 +76,7 @@ double rng_normal(rng *r) {
 }
 
 double rng_gamma(rng *r, double shape) {
-    assert(shape > 0.0);
+    KDT_ASSERT(shape > 0.0);
     if (shape < 1.0) { // boost: Gamma(a) = Gamma(a + 1) * U^(1/a)
         double u = rng_uniform(r);
         return rng_gamma(r, shape + 1.0) * pow(u > 0.0 ? u : 0x1.0p-53, 1.0 / shape);

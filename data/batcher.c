@@ -1,7 +1,7 @@
 // The batch iterator and the augmentation of one image.
 #include "data/batcher.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +17,7 @@ struct batcher {
 
 batcher *batcher_create(const dataset *d, const int *indices, int n, int batch_size,
                         const augment_spec *aug) {
-    assert(n >= 0 && batch_size > 0);
+    KDT_ASSERT(n >= 0 && batch_size > 0);
     batcher *b = calloc(1, sizeof *b);
     if (b) {
         b->order = malloc((size_t)(n ? n : 1) * sizeof *b->order);
@@ -30,7 +30,7 @@ batcher *batcher_create(const dataset *d, const int *indices, int n, int batch_s
     }
     for (int i = 0; i < n; i++) {
         b->subset[i] = indices ? indices[i] : i;
-        assert(b->subset[i] >= 0 && b->subset[i] < d->n);
+        KDT_ASSERT(b->subset[i] >= 0 && b->subset[i] < d->n);
     }
     memcpy(b->order, b->subset, (size_t)n * sizeof *b->order);
     b->d = d;
@@ -59,7 +59,7 @@ void batcher_epoch(batcher *b, rng *r) {
 }
 
 void augment_image(float *out, const float *img, int c, int h, int w, int dy, int dx, bool flip) {
-    assert(out != img);
+    KDT_ASSERT(out != img);
     for (int ch = 0; ch < c; ch++)
         for (int y = 0; y < h; y++) {
             float *row = out + ((size_t)ch * h + y) * w;

@@ -1,12 +1,12 @@
 // dataset: one allocation per array, subset copies and class counts.
 #include "data/dataset.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <stdlib.h>
 #include <string.h>
 
 dataset *dataset_create(int n, int c, int h, int w, int classes) {
-    assert(n >= 0 && c > 0 && h > 0 && w > 0 && classes > 0);
+    KDT_ASSERT(n >= 0 && c > 0 && h > 0 && w > 0 && classes > 0);
     dataset *d = calloc(1, sizeof *d);
     size_t floats = (size_t)n * c * h * w;
     if (d) {
@@ -39,7 +39,7 @@ dataset *dataset_subset(const dataset *src, const int *idx, int n) {
     if (!d) return NULL;
     size_t e = (size_t)dataset_example_size(src);
     for (int i = 0; i < n; i++) {
-        assert(idx[i] >= 0 && idx[i] < src->n);
+        KDT_ASSERT(idx[i] >= 0 && idx[i] < src->n);
         memcpy(d->x + i * e, src->x + idx[i] * e, e * sizeof *d->x);
         d->y[i] = src->y[idx[i]];
     }
@@ -51,7 +51,7 @@ void dataset_class_counts(int *counts, const dataset *d, const int *idx, int n) 
     if (!idx) n = d->n;
     for (int i = 0; i < n; i++) {
         int y = d->y[idx ? idx[i] : i];
-        assert(y >= 0 && y < d->classes);
+        KDT_ASSERT(y >= 0 && y < d->classes);
         counts[y]++;
     }
 }

@@ -2,7 +2,7 @@
 // participant of every pool example), turned into per-participant ascending index lists.
 #include "data/partition.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,7 +215,7 @@ static kdt_status make_pathological(int *owner, const partition_spec *spec, cons
         int h = 0, nk = cstart[k + 1] - cstart[k];
         for (int c = 0; c < P; c++)
             if (has[c * K + k]) holders[h++] = c;
-        assert(h > 0);
+        KDT_ASSERT(h > 0);
         for (int j = 0; j < nk; j++) owner[by_class[cstart[k] + j]] = holders[(long long)j * h / nk];
     }
     free(has), free(count), free(order), free(holders);
@@ -267,7 +267,7 @@ kdt_status partition_make(const partition_spec *spec, const dataset *pool, parti
     case PARTITION_DIRICHLET: s = make_dirichlet(owner, spec, pool, &r, scratch); break;
     case PARTITION_SHARDS: s = make_shards(owner, spec, pool, &r, scratch); break;
     case PARTITION_PATHOLOGICAL: s = make_pathological(owner, spec, pool, &r, scratch); break;
-    case PARTITION_FROM_FILE: assert(0); break;
+    case PARTITION_FROM_FILE: KDT_ASSERT(0); break;
     }
     if (s == KDT_OK) s = from_owner(out, owner, n, P, K);
     free(owner);
@@ -283,7 +283,7 @@ kdt_status partition_make(const partition_spec *spec, const dataset *pool, parti
 }
 
 void partition_class_counts(int *counts, const partition *p, const dataset *pool) {
-    assert(p->classes == pool->classes && p->pool_n == pool->n);
+    KDT_ASSERT(p->classes == pool->classes && p->pool_n == pool->n);
     for (int c = 0; c < p->participants; c++) {
         int n;
         const int *idx = partition_indices(p, c, &n);
@@ -302,7 +302,7 @@ void partition_class_proportions(double *props, const partition *p, const datase
 double partition_label_skew(const partition *p, const dataset *pool) {
     int K = pool->classes;
     double *global = calloc((size_t)K, sizeof *global), *props = malloc((size_t)K * sizeof *props);
-    assert(global && props);
+    KDT_ASSERT(global && props);
     for (int i = 0; i < pool->n; i++) global[pool->y[i]] += 1.0 / pool->n;
     double sum = 0;
     for (int c = 0; c < p->participants; c++) {
@@ -325,7 +325,7 @@ static int digits(long long v) {
 void partition_print_table(FILE *f, const partition *p, const dataset *pool) {
     int P = p->participants, K = p->classes;
     int *counts = malloc((size_t)P * K * sizeof *counts), *all = calloc((size_t)K, sizeof *all);
-    assert(counts && all);
+    KDT_ASSERT(counts && all);
     partition_class_counts(counts, p, pool);
     int width = 5, total = p->start[P]; // "class" headers are c0..c{K-1}; numbers fit the total
     if (digits(total) + 1 > width) width = digits(total) + 1;

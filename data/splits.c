@@ -2,7 +2,7 @@
 // them with the pool's per-channel statistics.
 #include "data/splits.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,7 +100,7 @@ static kdt_status load_raw(const data_spec *spec, bool train, raw_images *out) {
         return data_load_idx(spec->path, data_source_name(spec->source), train, out);
     case DATA_SYNTHETIC: break;
     }
-    assert(0 && "not a file source");
+    KDT_ASSERT(0 && "not a file source");
     return KDT_ERR_CONFIG;
 }
 

@@ -23,7 +23,7 @@
 // about (J + D) * C * ps^2 + C * S^2 operations per example.
 #include "data/synthetic.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 #include <stdlib.h>
 
@@ -185,8 +185,8 @@ kdt_status synthetic_generate(dataset *d, const synthetic_spec *spec, uint64_t s
                               int first) {
     kdt_status s = synthetic_check(spec);
     if (s != KDT_OK) return s;
-    assert(d->c == spec->channels && d->h == spec->image_size && d->w == spec->image_size);
-    assert(d->classes == spec->classes && first >= 0);
+    KDT_ASSERT(d->c == spec->channels && d->h == spec->image_size && d->w == spec->image_size);
+    KDT_ASSERT(d->classes == spec->classes && first >= 0);
     synth_model m;
     s = synth_build(&m, spec, seed);
     if (s != KDT_OK) return s;

@@ -2,7 +2,7 @@
 // temperatures neither overflow nor lose the KL's small differences.
 #include "kd/loss.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 #include <string.h>
 
@@ -19,7 +19,7 @@ static void row_log_softmax(double *out, const float *z, int K, double T) {
 enum { KD_MAX_CLASSES = 1024 };
 
 double kd_soft_loss(float *dzs, float scale, const float *zs, const float *zt, int B, int K, float T) {
-    assert(K <= KD_MAX_CLASSES && T > 0.0f && B > 0);
+    KDT_ASSERT(K <= KD_MAX_CLASSES && T > 0.0f && B > 0);
     double lq[KD_MAX_CLASSES], lp[KD_MAX_CLASSES], total = 0.0;
     const double t = T;
     for (int b = 0; b < B; b++) {
@@ -38,10 +38,10 @@ double kd_soft_loss(float *dzs, float scale, const float *zs, const float *zt, i
 }
 
 double kd_hard_loss(float *dzs, float scale, const float *zs, const int *y, int B, int K) {
-    assert(K <= KD_MAX_CLASSES && B > 0);
+    KDT_ASSERT(K <= KD_MAX_CLASSES && B > 0);
     double lq[KD_MAX_CLASSES], total = 0.0;
     for (int b = 0; b < B; b++) {
-        assert(y[b] >= 0 && y[b] < K);
+        KDT_ASSERT(y[b] >= 0 && y[b] < K);
         row_log_softmax(lq, zs + (size_t)b * K, K, 1.0);
         total -= lq[y[b]];
         if (dzs)
@@ -59,10 +59,10 @@ double kd_loss(float *dzs, const float *zs, const float *zt, const float *zs0, c
     float beta = 1.0f - alpha;
     if (beta > 0.0f) {
         if (transfer == KD_UNLABELLED_SELF) {
-            assert(zs0);
+            KDT_ASSERT(zs0);
             loss += beta * kd_soft_loss(dzs, beta, zs, zs0, B, K, T);
         } else {
-            assert(y); // teacher pseudo-labels (unlabelled) or true labels (student_data)
+            KDT_ASSERT(y); // teacher pseudo-labels (unlabelled) or true labels (student_data)
             loss += beta * kd_hard_loss(dzs, beta, zs, y, B, K);
         }
     }

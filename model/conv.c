@@ -1,7 +1,7 @@
 // 2-D convolution as GEMMs over the channel-major layout: a pointwise (1x1, stride 1) convolution
 // is one GEMM on the input itself; any other is an im2col of a chunk of images followed by one
 // GEMM whose output columns are that chunk's contiguous slice of every output channel's row.
-#include <assert.h>
+#include "common/check.h"
 #include <string.h>
 
 #include "model/gemm.h"

@@ -1,6 +1,6 @@
 // The small layers around the convolutions: ReLU, max pooling, global average pooling, linear,
 // residual add, flatten, the option-A shortcut, and the layout changes at the API edge.
-#include <assert.h>
+#include "common/check.h"
 #include <float.h>
 #include <math.h>
 #include <string.h>
@@ -72,7 +72,7 @@ void maxpool_forward(float *out, const float *inp, int C, int B, int H, int W, i
 static void maxpool2_backward(float *dinp, const float *dout, const float *inp, int C, int B, int H,
                               int W, bool accumulate, bool relu_mask) {
     int OH = H / 2, OW = W / 2;
-    assert(OW <= 2048);
+    KDT_ASSERT(OW <= 2048);
     // windows whose maximum is below min_max pass no gradient: with relu_mask, a maximum of 0 came
     // from the ReLU's flat side (m >= the smallest positive float is m > 0)
     const float min_max = relu_mask ? FLT_TRUE_MIN : -INFINITY;
@@ -136,7 +136,7 @@ static void maxpool2_backward(float *dinp, const float *dout, const float *inp, 
 
 void maxpool_backward(float *dinp, const float *dout, const float *inp, int C, int B, int H, int W,
                       int k, int stride, bool accumulate, bool relu_mask) {
-    assert(accumulate || (k == 2 && stride == 2 && H % 2 == 0 && W % 2 == 0));
+    KDT_ASSERT(accumulate || (k == 2 && stride == 2 && H % 2 == 0 && W % 2 == 0));
     if (k == 2 && stride == 2) {
         maxpool2_backward(dinp, dout, inp, C, B, H, W, accumulate, relu_mask);
         return;

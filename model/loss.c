@@ -1,6 +1,6 @@
 // Cross-entropy of logits against integer labels: log-softmax plus negative log-likelihood with
 // PyTorch's mean reduction, and its gradient (softmax - onehot) / B.
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 
 #include "model/model.h"
@@ -9,7 +9,7 @@ float loss_cross_entropy(float *dlogits, const float *logits, const int *y, int 
     double total = 0.0;
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * K;
-        assert(y[b] >= 0 && y[b] < K);
+        KDT_ASSERT(y[b] >= 0 && y[b] < K);
         double mx = z[0];
         for (int k = 1; k < K; k++)
             if (z[k] > mx) mx = z[k];

@@ -1,7 +1,7 @@
 // The model object: architecture names and spec checks, the memory plan (one allocation each for
 // parameters, gradients, activations and workspace, sized for the largest batch), initialization,
 // and the forward and backward passes that walk the layer list.
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 #include <omp.h>
 #include <stdint.h>
@@ -242,7 +242,7 @@ const float *model_params_const(const model *m) { return m->params; }
 int model_num_tensors(const model *m) { return m->n_named; }
 
 model_tensor model_get_tensor(const model *m, int i) {
-    assert(i >= 0 && i < m->n_named);
+    KDT_ASSERT(i >= 0 && i < m->n_named);
     const named_desc *t = &m->named[i];
     model_tensor r = {.name = t->name, .ndim = t->ndim, .numel = t->numel,
                       .is_buffer = t->is_buffer, .data = m->params + t->off,
@@ -254,13 +254,13 @@ model_tensor model_get_tensor(const model *m, int i) {
 void model_zero_grad(model *m) { memset(m->grads, 0, sizeof(float) * m->n_params); }
 
 void model_copy_params(model *dst, const model *src) {
-    assert(dst->n_params == src->n_params && dst->n_buffers == src->n_buffers);
-    assert(memcmp(&dst->spec, &src->spec, sizeof dst->spec) == 0);
+    KDT_ASSERT(dst->n_params == src->n_params && dst->n_buffers == src->n_buffers);
+    KDT_ASSERT(memcmp(&dst->spec, &src->spec, sizeof dst->spec) == 0);
     memcpy(dst->params, src->params, sizeof(float) * (src->n_params + src->n_buffers));
 }
 
 void model_set_threads(int n) {
-    assert(n >= 1);
+    KDT_ASSERT(n >= 1);
     gemm_init_threads(); // OpenBLAS runs single-threaded inside the engine's OpenMP threads
     omp_set_num_threads(n);
 }
@@ -362,7 +362,7 @@ static void layer_backward(model *m, const layer *l, int B) {
                         l->OC);
         break;
     case LAYER_ADD:
-        assert(din && l->in2 != 0);
+        KDT_ASSERT(din && l->in2 != 0);
         add_backward(din, D(m, l->in2), dout, out, numel(m, l->out, B), l->relu);
         break;
     case LAYER_FLATTEN:
@@ -375,7 +375,7 @@ static void layer_backward(model *m, const layer *l, int B) {
 }
 
 const float *model_forward(model *m, const float *x, int B, bool train) {
-    assert(B >= 1 && B <= m->max_batch);
+    KDT_ASSERT(B >= 1 && B <= m->max_batch);
     const act_desc *in = &m->acts[0];
     layout_to_channel_major(A(m, 0), x, B, in->C, in->H * in->W);
     for (int i = 0; i < m->n_layers; i++) {
@@ -391,7 +391,7 @@ const float *model_forward(model *m, const float *x, int B, bool train) {
 
 void model_backward(model *m, const float *dlogits) {
     int B = m->cur_batch;
-    assert(B >= 1 && "model_backward needs a forward first");
+    KDT_ASSERT(B >= 1 && "model_backward needs a forward first");
     // activation gradients accumulate (a tensor may feed two layers): clear the batch's part
     double t0 = m->profile ? timer_now() : 0.0;
     for (int i = 1; i < m->n_acts; i++) {

@@ -2,7 +2,7 @@
 // buffer gives PyTorch's first step buf = d), and the learning-rate schedules.
 #include "model/sgd.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

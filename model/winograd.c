@@ -4,7 +4,7 @@
 // element-wise products over channels are 16 GEMMs (OC, C) x (C, tiles); an inverse transform
 // (Y = A^T M A) gives the outputs. Used for the forward pass and for the input gradient (a 3x3
 // stride-1 convolution of the output gradient with the flipped, transposed weights).
-#include <assert.h>
+#include "common/check.h"
 #include <string.h>
 
 #include "model/gemm.h"
@@ -73,7 +73,7 @@ void winograd_transform_weights(float *U, const float *weight, int OC, int C, bo
 static void input_transform(float *V, size_t xs, const float *inp, int B, int b0, int nb, int C,
                             int H, int W, int pad, int TH, int TW) {
     size_t P = (size_t)nb * TH * TW;
-    assert(TW + 1 <= STRIP_MAX);
+    KDT_ASSERT(TW + 1 <= STRIP_MAX);
 #pragma omp parallel
     {
         // the strip (even and odd columns) and its row transform: 128 KiB on each thread's stack
@@ -148,7 +148,7 @@ static void input_transform(float *V, size_t xs, const float *inp, int B, int b0
 static void output_transform(float *out, const float *M, size_t xs, int B, int b0, int nb, int OC,
                              int OH, int OW, int TH, int TW, bool accumulate) {
     size_t P = (size_t)nb * TH * TW;
-    assert(TW <= STRIP_MAX);
+    KDT_ASSERT(TW <= STRIP_MAX);
 #pragma omp parallel
     {
         float y[4][STRIP_MAX]; // (row, column parity) of each tile's outputs

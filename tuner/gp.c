@@ -19,7 +19,7 @@
 // the prior's mode and from one draw of the prior; the best wins.
 #include "tuner/gp.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
@@ -52,7 +52,7 @@ struct tuner_gp {
 };
 
 tuner_gp *tuner_gp_create(size_t max_n, size_t dc, size_t dk) {
-    assert(max_n >= 1 && dc + dk >= 1 && dc <= 40 && dk <= 40);
+    KDT_ASSERT(max_n >= 1 && dc + dk >= 1 && dc <= 40 && dk <= 40);
     gsl_set_error_handler_off(); // failures come back as status codes (Cholesky of a non-PD K)
     tuner_gp *g = calloc(1, sizeof *g);
     if (!g) return NULL;
@@ -245,7 +245,7 @@ static double local_fit(tuner_gp *g, double *th) {
 
 kdt_status tuner_gp_fit(tuner_gp *g, const double *U, const int *C, const double *f, size_t n,
                         rng *r) {
-    assert(n >= 1 && n <= g->max_n);
+    KDT_ASSERT(n >= 1 && n <= g->max_n);
     size_t dc = g->dc, dk = g->dk;
     g->n = n;
     if (dc) memcpy(g->U, U, n * dc * sizeof *U);
@@ -314,19 +314,19 @@ double tuner_gp_noise(const tuner_gp *g) {
 }
 
 double tuner_gp_lengthscale(const tuner_gp *g, size_t j) {
-    assert(j < g->dc);
+    KDT_ASSERT(j < g->dc);
     return exp(g->theta[j]);
 }
 
 double tuner_gp_similarity(const tuner_gp *g, size_t k) {
-    assert(k < g->dk);
+    KDT_ASSERT(k < g->dk);
     return exp(-exp(g->theta[g->dc + k]));
 }
 
 size_t tuner_gp_n_hyper(const tuner_gp *g) { return g->p; }
 
 double tuner_gp_objective(tuner_gp *g, const double *theta, double *grad) {
-    assert(g->n >= 1);
+    KDT_ASSERT(g->n >= 1);
     return neg_log_posterior(g, theta, grad);
 }
 

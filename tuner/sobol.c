@@ -1,7 +1,7 @@
 // Scrambled Sobol points for space-filling designs: GSL's Sobol sequence with a seeded random
 // shift modulo 1 (a Cranley-Patterson rotation), so that different seeds give different designs
 // of the same quality. Points are cached so that point k is cheap to ask for again.
-#include <assert.h>
+#include "common/check.h"
 #include <gsl/gsl_qrng.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +17,7 @@ struct strategy_sobol {
 };
 
 strategy_sobol *strategy_sobol_create(size_t d, uint64_t seed, const char *purpose) {
-    assert(d >= 1 && d <= 40);
+    KDT_ASSERT(d >= 1 && d <= 40);
     strategy_sobol *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->q = gsl_qrng_alloc(gsl_qrng_sobol, (unsigned)d);

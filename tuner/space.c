@@ -1,7 +1,7 @@
 // The search space: parameters, fixing, the unit-cube encoding and the JSON form of a point.
 #include "tuner/space.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,21 +113,21 @@ int tuner_space_find(const tuner_space *s, const char *name) {
     return -1;
 }
 
-const char *tuner_space_name(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].name; }
-bool tuner_space_is_categorical(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].categorical; }
-bool tuner_space_is_log(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].log_scale; }
-bool tuner_space_is_fixed(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].fixed; }
+const char *tuner_space_name(const tuner_space *s, size_t i) { KDT_ASSERT(i < s->n); return s->p[i].name; }
+bool tuner_space_is_categorical(const tuner_space *s, size_t i) { KDT_ASSERT(i < s->n); return s->p[i].categorical; }
+bool tuner_space_is_log(const tuner_space *s, size_t i) { KDT_ASSERT(i < s->n); return s->p[i].log_scale; }
+bool tuner_space_is_fixed(const tuner_space *s, size_t i) { KDT_ASSERT(i < s->n); return s->p[i].fixed; }
 double tuner_space_fixed_value(const tuner_space *s, size_t i) {
-    assert(i < s->n && s->p[i].fixed);
+    KDT_ASSERT(i < s->n && s->p[i].fixed);
     return s->p[i].fixed_value;
 }
 
-double tuner_space_lower(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].lo; }
-double tuner_space_upper(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].hi; }
-size_t tuner_space_n_choices(const tuner_space *s, size_t i) { assert(i < s->n); return s->p[i].n_choices; }
+double tuner_space_lower(const tuner_space *s, size_t i) { KDT_ASSERT(i < s->n); return s->p[i].lo; }
+double tuner_space_upper(const tuner_space *s, size_t i) { KDT_ASSERT(i < s->n); return s->p[i].hi; }
+size_t tuner_space_n_choices(const tuner_space *s, size_t i) { KDT_ASSERT(i < s->n); return s->p[i].n_choices; }
 
 const char *tuner_space_choice(const tuner_space *s, size_t i, size_t c) {
-    assert(i < s->n && s->p[i].categorical && c < s->p[i].n_choices);
+    KDT_ASSERT(i < s->n && s->p[i].categorical && c < s->p[i].n_choices);
     return s->p[i].choices[c];
 }
 
@@ -164,7 +164,7 @@ void tuner_space_combo(const tuner_space *s, size_t k, int *c) {
         c[j] = (int)(k % (size_t)sizes[j]);
         k /= (size_t)sizes[j];
     }
-    assert(k == 0);
+    KDT_ASSERT(k == 0);
 }
 
 size_t tuner_space_combo_index(const tuner_space *s, const int *c) {
@@ -211,7 +211,7 @@ void tuner_space_decode(const tuner_space *s, const double *u, const int *c, dou
         const param *p = &s->p[i];
         if (p->fixed) x[i] = p->fixed_value;
         else if (p->categorical) {
-            assert(c[b] >= 0 && (size_t)c[b] < p->n_choices);
+            KDT_ASSERT(c[b] >= 0 && (size_t)c[b] < p->n_choices);
             x[i] = c[b++];
         } else x[i] = from_unit(p, u[a++]);
     }

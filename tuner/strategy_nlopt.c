@@ -18,7 +18,7 @@
 // objective), is single-threaded, lets an arm pause and continue (NLopt's steps do not depend on
 // its evaluation limit), and makes a journal replay exact. Every replayed point is checked
 // against the history, so a divergence is an error, never a silent mix-up.
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 #include <nlopt.h>
 #include <stdlib.h>
@@ -63,7 +63,7 @@ static nlopt_algorithm algorithm_of(tuner_strategy s) {
     case TUNER_NELDERMEAD: return NLOPT_LN_NELDERMEAD;
     case TUNER_SBPLX: return NLOPT_LN_SBPLX;
     case TUNER_DIRECT_L: return NLOPT_GN_DIRECT_L;
-    default: assert(0 && "not an NLopt strategy"); return NLOPT_LN_BOBYQA;
+    default: KDT_ASSERT(0 && "not an NLopt strategy"); return NLOPT_LN_BOBYQA;
     }
 }
 
@@ -183,7 +183,7 @@ static kdt_status play(tuner *t, nlopt_state *s, size_t a, bool *got) {
     s->n_list = 0;
     for (size_t i = 0; i < t->n; i++)
         if (s->arm_of[i] == (int)a) s->list[s->n_list++] = i;
-    assert(s->n_list == ar->n_evals && ar->n_evals < ar->allot);
+    KDT_ASSERT(s->n_list == ar->n_evals && ar->n_evals < ar->allot);
     unsigned d = (unsigned)t->n_cont;
     nlopt_opt o = nlopt_create(s->alg, d);
     if (!o) return kdt_fail(KDT_ERR_NOMEM, "tuner: NLopt: out of memory");

@@ -2,7 +2,7 @@
 // and the best-so-far queries. The strategies live in strategy_*.c.
 #include "tuner/tuner.h"
 
-#include <assert.h>
+#include "common/check.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@ static const char *const strategy_names[TUNER_N_STRATEGIES] = {
     "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp"};
 
 const char *tuner_strategy_name(tuner_strategy s) {
-    assert(s < TUNER_N_STRATEGIES);
+    KDT_ASSERT(s < TUNER_N_STRATEGIES);
     return strategy_names[s];
 }
 
@@ -60,7 +60,7 @@ static size_t grid_size(const tuner *t) {
 
 kdt_status tuner_create(tuner **out, const tuner_space *space, tuner_strategy strategy,
                         tuner_goal goal, size_t budget, uint64_t seed) {
-    assert(strategy < TUNER_N_STRATEGIES && (goal == TUNER_MINIMIZE || goal == TUNER_MAXIMIZE));
+    KDT_ASSERT(strategy < TUNER_N_STRATEGIES && (goal == TUNER_MINIMIZE || goal == TUNER_MAXIMIZE));
     *out = NULL;
     if (budget < 1) return kdt_fail(KDT_ERR_CONFIG, "tuner: the budget must be at least 1 evaluation");
     if (tuner_space_size(space) == 0) return kdt_fail(KDT_ERR_CONFIG, "tuner: the search space is empty");
@@ -207,7 +207,7 @@ kdt_status tuner_ask(tuner *t, double *x) {
         return kdt_fail(KDT_ERR_STATE, "tuner: strategy %s has nothing more to propose after %zu "
                         "evaluations", tuner_strategy_name(t->strategy), t->n);
     }
-    assert(tuner_space_contains(t->space, t->xp));
+    KDT_ASSERT(tuner_space_contains(t->space, t->xp));
     t->pending = true;
     memcpy(x, t->xp, t->np * sizeof *x);
     return KDT_OK;
@@ -357,7 +357,7 @@ const tuner_space *tuner_get_space(const tuner *t) { return t->space; }
 const double *tuner_values(const tuner *t) { return t->y; }
 
 void tuner_history(const tuner *t, size_t i, double *x, double *value) {
-    assert(i < t->n);
+    KDT_ASSERT(i < t->n);
     if (x) memcpy(x, t->X + i * t->np, t->np * sizeof *x);
     if (value) *value = t->y[i];
 }
