@@ -8,7 +8,7 @@
 
 #include "common/fs.h"
 #include "common/rng.h"
-#include "tuner/journal.h"
+#include "app/journal.h"
 
 // An evaluation is identified by who teaches whom and the setting; the cache is an open-addressing
 // hash table over those keys (a few thousand entries per run).
@@ -151,10 +151,10 @@ kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, in
     e->cap = 1024;
     e->runs = json_object();
     if (!(e->slots = calloc(e->cap, sizeof *e->slots)) || !e->runs) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
-    tuner_journal_info info;
-    if (!st) st = tuner_journal_foreach(e->journal, load_line, e, &info);
+    journal_info info;
+    if (!st) st = journal_foreach(e->journal, load_line, e, &info);
     // Cut a torn last line now, so that new lines do not land after it.
-    if (!st) st = tuner_journal_repair(e->journal, &info);
+    if (!st) st = journal_repair(e->journal, &info);
     if (!st && !(e->rounds = calloc((size_t)e->workers, sizeof *e->rounds))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
     for (int w = 0; !st && w < e->workers; w++)
         if (!(e->rounds[w] = kd_round_create(s->fed))) st = KDT_ERR_NOMEM;
@@ -242,7 +242,7 @@ kdt_status evaluator_eval(evaluator *e, int worker, int i, int j, double tempera
 
 kdt_status evaluator_append(evaluator *e, const trial *t, const char *run_key) {
     json_t *line = trial_line(t, run_key);
-    kdt_status s = tuner_journal_append(e->journal, line); // one O_APPEND write: safe across threads
+    kdt_status s = journal_append(e->journal, line); // one O_APPEND write: safe across threads
     json_decref(line);
     if (!s) {
         pthread_mutex_lock(&e->state_lock);

@@ -19,7 +19,7 @@ void evaluator_destroy(evaluator *e);
 const char *evaluator_journal(const evaluator *e);
 
 // The lines of run_key that were in the journal when the evaluator was created (a JSON array, and
-// their line numbers), for tuner_set_journal_lines; NULL when there were none.
+// their line numbers), for tuner_replay; NULL when there were none.
 void evaluator_run_lines(const evaluator *e, const char *run_key, const json_t **lines, const json_t **linenos);
 
 // Fills t's setting and metrics for pair {i, j} (i < j): position forward = i teaches j.

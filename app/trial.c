@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "app/config.h"
-#include "tuner/journal.h"
+#include "app/journal.h"
 
 // The fields every line has: the pair and, in ordered mode, the fixed position.
 static json_t *pair_fields(const trial *t) {
@@ -146,7 +146,7 @@ static kdt_status collect(const json_t *line, size_t lineno, void *user) {
 
 kdt_status trial_read_all(const char *journal, trial **out, size_t *n) {
     trial_list l = {journal, NULL, 0, 0};
-    kdt_status s = tuner_journal_foreach(journal, collect, &l, NULL);
+    kdt_status s = journal_foreach(journal, collect, &l, NULL);
     if (s) {
         free(l.items);
         *out = NULL;

@@ -161,13 +161,42 @@ static void point_setting(const tuner_space *s, const double *x, double *T, doub
     *position = choice_of("kd.position", tuner_space_choice(s, P_POSITION, (size_t)x[P_POSITION]));
 }
 
-// Points the tuner at the run's journal, replaying its lines from the evaluator's single read.
-static kdt_status set_journal(evaluator *e, tuner *tn, const char *key) {
+// The index of choice `name` of categorical parameter i, or -1.
+static double choice_index(const tuner_space *s, size_t i, const char *name) {
+    for (size_t c = 0; c < tuner_space_n_choices(s, i); c++)
+        if (strcmp(tuner_space_choice(s, i, c), name) == 0) return (double)c;
+    return -1;
+}
+
+// Gives the tuner the run's lines that were in the journal when the evaluator read it.
+static kdt_status replay_journal(evaluator *e, tuner *tn, const char *key) {
     const json_t *lines, *linenos;
     evaluator_run_lines(e, key, &lines, &linenos);
-    json_t *none = json_array();
-    kdt_status s = tuner_set_journal_lines(tn, evaluator_journal(e), key, lines ? lines : none, linenos);
-    json_decref(none);
+    size_t n = lines ? json_array_size(lines) : 0;
+    if (n == 0) return KDT_OK;
+    const tuner_space *space = tuner_get_space(tn);
+    double *xs = malloc(n * N_PARAMS * sizeof *xs);
+    tuner_record *rec = malloc(n * sizeof *rec);
+    kdt_status s = xs && rec ? KDT_OK : kdt_fail(KDT_ERR_NOMEM, "out of memory replaying %s", key);
+    for (size_t k = 0; !s && k < n; k++) {
+        trial t;
+        size_t lineno = (size_t)json_integer_value(json_array_get(linenos, k));
+        if ((s = trial_from_json(json_array_get(lines, k), &t))) break;
+        double *x = xs + k * N_PARAMS;
+        x[P_TEMPERATURE] = t.temperature, x[P_ALPHA] = t.alpha;
+        x[P_TRANSFER] = choice_index(space, P_TRANSFER, config_choice_name("kd.transfer_set", t.transfer_set));
+        x[P_POSITION] = choice_index(space, P_POSITION, config_choice_name("kd.position", t.position));
+        if (t.index != (int)k)
+            s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': evaluation %d where %zu was expected (lines "
+                         "lost or repeated)", evaluator_journal(e), lineno, key, t.index, k);
+        rec[k] = (tuner_record){x, t.ok ? t.val_gain : NAN};
+    }
+    if (!s && (s = tuner_replay(tn, rec, n))) {
+        size_t bad = tuner_n_told(tn);
+        s = kdt_fail_context(s, "%s:%zu: run '%s'", evaluator_journal(e),
+                             (size_t)json_integer_value(json_array_get(linenos, bad < n ? bad : n - 1)), key);
+    }
+    free(xs), free(rec);
     return s;
 }
 
@@ -186,10 +215,9 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const char *strateg
         trial t = {.fixed_position = fixed_position, .index = (int)tuner_n_told(tn)};
         snprintf(t.strategy, sizeof t.strategy, "%s", strategy);
         if ((s = evaluator_eval(e, worker, p.i, p.j, T, alpha, transfer, position, &t))) break;
-        json_t *extra = trial_to_json(&t);
         // Threads append to the one journal at once: each line is one O_APPEND write.
-        s = tuner_tell(tn, t.ok ? t.val_gain : NAN, extra);
-        json_decref(extra);
+        if ((s = evaluator_append(e, &t, key))) break;
+        s = tuner_tell(tn, t.ok ? t.val_gain : NAN);
         tuning_progress_tick(prog);
     }
     if (s || tuner_n_told(tn) == 0) return s;
@@ -257,7 +285,7 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
         char key[64];
         run_key(key, sizeof key, name, p, fixed);
-        if (!s) s = set_journal(e, tn, key);
+        if (!s) s = replay_journal(e, tn, key);
         if (!s) s = drive(e, worker, tn, name, key, p, fixed, prog);
         if (!s) log_debug("%s: %zu evaluations", key, tuner_n_told(tn));
         if (!s) {
@@ -289,7 +317,7 @@ kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_p
     if (!s) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
     char key[64];
     run_key(key, sizeof key, "grid", p, -1);
-    if (!s) s = set_journal(e, tn, key);
+    if (!s) s = replay_journal(e, tn, key);
     if (!s) s = drive(e, worker, tn, "grid", key, p, -1, prog);
     tuner_destroy(tn);
     tuner_space_destroy(space);

@@ -1,8 +1,9 @@
-// The search space: parameters, fixing, the unit-cube encoding and the JSON form of a point.
+// The search space: parameters, fixing, the unit-cube encoding and the text of a point.
 #include "tuner/space.h"
 
 #include "common/check.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,53 +240,26 @@ bool tuner_space_contains(const tuner_space *s, const double *x) {
     return true;
 }
 
-json_t *tuner_space_point_to_json(const tuner_space *s, const double *x) {
-    json_t *o = json_object();
-    for (size_t i = 0; o && i < s->n; i++) {
-        const param *p = &s->p[i];
-        json_t *v = p->categorical ? json_string(p->choices[(size_t)x[i]]) : json_real(x[i]);
-        if (!v || json_object_set_new(o, p->name, v)) {
-            json_decref(o);
-            return NULL;
-        }
-    }
-    return o;
-}
-
-kdt_status tuner_space_point_from_json(const tuner_space *s, const json_t *obj, double *x) {
-    if (!json_is_object(obj)) return kdt_fail(KDT_ERR_FORMAT, "a point must be a JSON object");
-    for (size_t i = 0; i < s->n; i++) {
-        const param *p = &s->p[i];
-        const json_t *v = json_object_get(obj, p->name);
-        if (!v) return kdt_fail(KDT_ERR_FORMAT, "point: parameter '%s' is missing", p->name);
-        if (p->categorical) {
-            const char *name = json_string_value(v);
-            size_t c = 0;
-            while (name && c < p->n_choices && strcmp(p->choices[c], name)) c++;
-            if (!name || c == p->n_choices)
-                return kdt_fail(KDT_ERR_FORMAT, "point: '%s' is not one of the choices of '%s'",
-                                name ? name : "(not a string)", p->name);
-            x[i] = (double)c;
-        } else {
-            if (!json_is_number(v))
-                return kdt_fail(KDT_ERR_FORMAT, "point: '%s' must be a number", p->name);
-            x[i] = json_number_value(v);
-        }
-    }
-    if (!tuner_space_contains(s, x))
-        return kdt_fail(KDT_ERR_FORMAT, "point: a value lies outside the search space (bounds or "
-                        "fixed values)");
-    return KDT_OK;
-}
-
 kdt_status tuner_space_point_format(const tuner_space *s, const double *x, char *buf, size_t cap) {
-    json_t *o = tuner_space_point_to_json(s, x);
-    if (!o) return kdt_fail(KDT_ERR_NOMEM, "point: out of memory");
-    size_t need = json_dumpb(o, buf, cap, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
-    json_decref(o);
-    if (need == 0 || need >= cap)
-        return kdt_fail(KDT_ERR_STATE, "point: its JSON needs %zu bytes, the buffer has %zu", need + 1,
-                        cap);
-    buf[need] = '\0';
+    size_t len = 0;
+    int w = snprintf(buf, cap, "{");
+    for (size_t i = 0; w >= 0 && i < s->n; i++) {
+        len += (size_t)w;
+        const param *p = &s->p[i];
+        const char *sep = i ? "," : "";
+        size_t room = len < cap ? cap - len : 0;
+        char *at = len < cap ? buf + len : NULL;
+        // %.17g: the text reads back to the same double
+        if (p->categorical && x[i] >= 0 && x[i] < (double)p->n_choices && x[i] == floor(x[i]))
+            w = snprintf(at, room, "%s\"%s\":\"%s\"", sep, p->name, p->choices[(size_t)x[i]]);
+        else
+            w = snprintf(at, room, "%s\"%s\":%.17g", sep, p->name, x[i]);
+    }
+    if (w >= 0) len += (size_t)w;
+    if (w < 0 || len + 1 >= cap) {
+        if (cap) buf[0] = '\0';
+        return kdt_fail(KDT_ERR_STATE, "point: its text needs %zu bytes, the buffer has %zu", len + 2, cap);
+    }
+    buf[len++] = '}', buf[len] = '\0';
     return KDT_OK;
 }

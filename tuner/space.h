@@ -1,13 +1,12 @@
 // The search space: typed parameters (continuous with bounds on a linear or log scale,
 // categorical with named choices, either of which may be fixed), the encoding of a point to the
-// unit cube that every strategy works in, and the JSON form of a point.
+// unit cube that every strategy works in, and the text of a point (for messages).
 //
 // A point is an array of doubles in parameter order: a continuous parameter holds its value, a
 // categorical one holds its choice index (0, 1, ...). Fixed parameters hold their fixed value.
 // The encoding keeps only the free parameters: `u` (free continuous, in [0, 1], log-scaled where
 // the parameter is log) and `c` (free categorical choice indices).
 #pragma once
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -66,10 +65,8 @@ void tuner_space_decode_cube(const tuner_space *s, const double *v, double *x);
 // Whether x lies in the space: bounds, integral in-range choice indices, fixed values.
 bool tuner_space_contains(const tuner_space *s, const double *x);
 
-// ---- JSON ---------------------------------------------------------------------------------------
-// {"name": value, ...}: numbers for continuous parameters, choice names for categorical ones.
-json_t *tuner_space_point_to_json(const tuner_space *s, const double *x);
-// The inverse; every parameter must be present and valid (the message names the key).
-kdt_status tuner_space_point_from_json(const tuner_space *s, const json_t *obj, double *x);
-// The compact JSON text of a point into buf (cap bytes); fails if it does not fit.
+// ---- text ---------------------------------------------------------------------------------------
+// The compact JSON text of a point into buf (cap bytes), e.g. {"T":2,"set":"unlabelled"}: numbers
+// with 17 significant digits (they read back exactly), choice names for categorical parameters.
+// KDT_ERR_STATE if it does not fit.
 kdt_status tuner_space_point_format(const tuner_space *s, const double *x, char *buf, size_t cap);

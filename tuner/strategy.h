@@ -43,7 +43,6 @@ struct tuner {
     bool pending;
     double *xp;               // (np) the asked, untold point
 
-    char *journal, *run_key;
     bool started, exhausted;
     const strategy_ops *ops;
     void *state;

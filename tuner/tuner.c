@@ -1,4 +1,4 @@
-// The tuner object: settings, the ask/tell loop, the budget, the journal (writing and replaying)
+// The tuner object: settings, the ask/tell loop, the budget, the replay of a run's past results
 // and the best-so-far queries. The strategies live in strategy_*.c.
 #include "tuner/tuner.h"
 
@@ -10,7 +10,6 @@
 
 #include "common/log.h"
 #include "common/text.h"
-#include "tuner/journal.h"
 #include "tuner/strategy.h"
 
 static const char *const strategy_names[TUNER_N_STRATEGIES] = {
@@ -94,15 +93,15 @@ void tuner_destroy(tuner *t) {
     if (!t) return;
     if (t->state) t->ops->destroy(t->state);
     for (size_t i = 0; i < TUNER_MAX_PARAMS; i++) free(t->grid_values[i]);
-    free(t->init), free(t->X), free(t->y), free(t->xp), free(t->journal), free(t->run_key);
+    free(t->init), free(t->X), free(t->y), free(t->xp);
     tuner_space_destroy(t->space);
     free(t);
 }
 
 static kdt_status check_settable(const tuner *t, const char *what) {
-    if (t->started || t->journal)
-        return kdt_fail(KDT_ERR_STATE, "tuner: %s must come before tuner_set_journal and the first "
-                        "tuner_ask", what);
+    if (t->started)
+        return kdt_fail(KDT_ERR_STATE, "tuner: %s must come before the first tuner_ask or "
+                        "tuner_replay", what);
     return KDT_OK;
 }
 
@@ -215,57 +214,17 @@ kdt_status tuner_ask(tuner *t, double *x) {
 
 static void record(tuner *t, double value) {
     memcpy(t->X + t->n * t->np, t->xp, t->np * sizeof *t->X);
-    t->y[t->n++] = value;
+    t->y[t->n++] = isfinite(value) ? value : NAN; // every failure reads the same
     t->pending = false;
 }
 
-static const char *const reserved_keys[] = {"run", "strategy", "seed", "i", "x", "value"};
-
-kdt_status tuner_tell(tuner *t, double value, const json_t *extra) {
+kdt_status tuner_tell(tuner *t, double value) {
     if (!t->pending) return kdt_fail(KDT_ERR_STATE, "tuner: tell without a pending ask");
-    if (extra && !json_is_object(extra))
-        return kdt_fail(KDT_ERR_USAGE, "tuner: the extra journal fields must be a JSON object");
-    if (t->journal) {
-        json_t *line = json_object();
-        json_object_set_new(line, "run", json_string(t->run_key));
-        json_object_set_new(line, "strategy", json_string(tuner_strategy_name(t->strategy)));
-        json_object_set_new(line, "seed", json_integer((json_int_t)t->seed));
-        json_object_set_new(line, "i", json_integer((json_int_t)t->n));
-        json_object_set_new(line, "x", tuner_space_point_to_json(t->space, t->xp));
-        json_object_set_new(line, "value", isfinite(value) ? json_real(value) : json_null());
-        const char *key;
-        json_t *v;
-        kdt_status st = KDT_OK;
-        json_object_foreach((json_t *)extra, key, v) {
-            for (size_t k = 0; k < sizeof reserved_keys / sizeof *reserved_keys; k++)
-                if (!strcmp(key, reserved_keys[k]))
-                    st = kdt_fail(KDT_ERR_USAGE, "tuner: extra journal field '%s' is reserved", key);
-            json_object_set(line, key, v);
-        }
-        if (st == KDT_OK) st = tuner_journal_append(t->journal, line);
-        json_decref(line);
-        if (st) return st;
-    }
     record(t, value);
     return KDT_OK;
 }
 
-// ---- journal replay ---------------------------------------------------------------------------
-typedef struct {
-    json_t *lines; // array of the run's lines
-    json_t *linenos;
-    const char *key;
-} replay_ctx;
-
-static kdt_status collect(const json_t *line, size_t lineno, void *user) {
-    replay_ctx *c = user;
-    const char *run = json_string_value(json_object_get(line, "run"));
-    if (!run || strcmp(run, c->key)) return KDT_OK;
-    json_array_append((json_t *)c->lines, (json_t *)line);
-    json_array_append_new(c->linenos, json_integer((json_int_t)lineno));
-    return KDT_OK;
-}
-
+// ---- replay -------------------------------------------------------------------------------------
 static bool same_point(const tuner *t, const double *a, const double *b) {
     for (size_t i = 0; i < t->np; i++) {
         double d = fabs(a[i] - b[i]), m = fmax(fabs(a[i]), fabs(b[i]));
@@ -274,78 +233,33 @@ static bool same_point(const tuner *t, const double *a, const double *b) {
     return true;
 }
 
-static kdt_status replay_line(tuner *t, const json_t *line, size_t lineno) {
-    const char *path = t->journal, *key = t->run_key;
-    const char *strat = json_string_value(json_object_get(line, "strategy"));
-    json_t *seed = json_object_get(line, "seed"), *idx = json_object_get(line, "i");
-    json_t *value = json_object_get(line, "value");
-    const char *bad = !strat ? "strategy" : !json_is_integer(seed) ? "seed" : !json_is_integer(idx) ? "i"
-                    : !json_is_object(json_object_get(line, "x")) ? "x"
-                    : !(json_is_number(value) || json_is_null(value)) ? "value" : NULL;
-    if (bad)
-        return kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': \"%s\" is missing or mistyped (a line "
-                        "needs strategy: string, seed and i: integers, x: object, value: number or "
-                        "null)", path, lineno, key, bad);
-    if (strcmp(strat, tuner_strategy_name(t->strategy)) ||
-        (uint64_t)json_integer_value(seed) != t->seed)
-        return kdt_fail(KDT_ERR_CONFIG, "%s:%zu: run '%s' was made by strategy %s with seed %llu, "
-                        "but this tuner is %s with seed %llu: use another run key or journal",
-                        path, lineno, key, strat, (unsigned long long)json_integer_value(seed),
-                        tuner_strategy_name(t->strategy), (unsigned long long)t->seed);
-    if ((size_t)json_integer_value(idx) != t->n)
-        return kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': evaluation %lld where %zu was expected "
-                        "(lines lost or repeated)", path, lineno, key,
-                        (long long)json_integer_value(idx), t->n);
-    double x[TUNER_MAX_PARAMS], s[TUNER_MAX_PARAMS];
-    kdt_status st = tuner_space_point_from_json(t->space, json_object_get(line, "x"), x);
-    if (st) return kdt_fail_context(st, "%s:%zu: run '%s' does not fit the search space", path,
-                                    lineno, key);
-    if (tuner_done(t))
-        return kdt_fail(KDT_ERR_CONFIG, "%s:%zu: run '%s' has more evaluations than the budget "
-                        "(%zu): the journal was made with another configuration", path, lineno, key,
-                        t->budget_eff);
-    st = tuner_ask(t, s);
-    if (st) return kdt_fail_context(st, "%s:%zu: replaying run '%s'", path, lineno, key);
-    if (!same_point(t, x, s)) {
-        char a[1024], b[1024];
-        tuner_space_point_format(t->space, x, a, sizeof a);
-        tuner_space_point_format(t->space, s, b, sizeof b);
-        return kdt_fail(KDT_ERR_CONFIG, "%s:%zu: run '%s' evaluation %zu was %s in the journal, but "
-                        "the tuner now suggests %s: the journal was made with another configuration "
-                        "(space, budget, initial points or code); use another run key or journal",
-                        path, lineno, key, t->n, a, b);
+kdt_status tuner_replay(tuner *t, const tuner_record *records, size_t n) {
+    if (n && !records) return kdt_fail(KDT_ERR_USAGE, "tuner_replay: records is NULL");
+    size_t first = t->n;
+    for (size_t k = 0; k < n; k++) {
+        const tuner_record *r = &records[k];
+        if (!r->x) return kdt_fail(KDT_ERR_USAGE, "tuner_replay: record %zu has no point", k);
+        if (tuner_done(t))
+            return kdt_fail(KDT_ERR_CONFIG, "tuner_replay: record %zu is beyond the run's end (%zu "
+                            "evaluations of strategy %s): the run was made with another "
+                            "configuration", k, t->n, tuner_strategy_name(t->strategy));
+        double s[TUNER_MAX_PARAMS];
+        kdt_status st = tuner_ask(t, s);
+        if (st) return kdt_fail_context(st, "tuner_replay: record %zu", k);
+        if (!same_point(t, r->x, s)) {
+            char a[1024], b[1024];
+            if (tuner_space_point_format(t->space, r->x, a, sizeof a)) snprintf(a, sizeof a, "(unprintable)");
+            if (tuner_space_point_format(t->space, s, b, sizeof b)) snprintf(b, sizeof b, "(unprintable)");
+            return kdt_fail(KDT_ERR_CONFIG, "tuner_replay: record %zu (evaluation %zu) is %s, but the "
+                            "tuner now suggests %s: the run was made with another configuration "
+                            "(space, budget, seed, initial points, settings or code); start it over "
+                            "under another name", k, t->n, a, b);
+        }
+        record(t, r->value);
     }
-    record(t, json_is_null(value) ? NAN : json_number_value(value));
+    if (n) log_debug("tuner %s: replayed evaluations %zu to %zu", tuner_strategy_name(t->strategy),
+                     first, t->n - 1);
     return KDT_OK;
-}
-
-kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key) {
-    kdt_status st = check_settable(t, "tuner_set_journal");
-    if (st) return st;
-    if (!run_key || !*run_key) return kdt_fail(KDT_ERR_CONFIG, "tuner: the journal needs a run key");
-    replay_ctx c = {json_array(), json_array(), run_key};
-    tuner_journal_info info;
-    st = tuner_journal_foreach(path, collect, &c, &info);
-    if (st == KDT_OK) st = tuner_set_journal_lines(t, path, run_key, c.lines, c.linenos);
-    json_decref(c.lines), json_decref(c.linenos);
-    // Cut a damaged tail so that the next line does not land after half a line.
-    if (st == KDT_OK) st = tuner_journal_repair(path, &info);
-    return st;
-}
-
-kdt_status tuner_set_journal_lines(tuner *t, const char *path, const char *run_key,
-                                   const json_t *lines, const json_t *linenos) {
-    kdt_status st = check_settable(t, "tuner_set_journal_lines");
-    if (st) return st;
-    if (!run_key || !*run_key) return kdt_fail(KDT_ERR_CONFIG, "tuner: the journal needs a run key");
-    free(t->journal), free(t->run_key);
-    t->journal = strdup(path), t->run_key = strdup(run_key);
-    for (size_t k = 0; st == KDT_OK && k < json_array_size(lines); k++)
-        st = replay_line(t, json_array_get(lines, k),
-                         linenos ? (size_t)json_integer_value(json_array_get(linenos, k)) : k + 1);
-    if (st == KDT_OK && t->n)
-        log_debug("%s: run '%s' resumed after %zu of %zu evaluations", path, run_key, t->n, t->budget_eff);
-    return st;
 }
 
 // ---- results ----------------------------------------------------------------------------------

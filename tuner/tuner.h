@@ -1,19 +1,19 @@
 // The ask/tell tuner: a black-box optimizer over a tuner_space with a budget of evaluations, one
-// of several strategies, an explicit goal (minimize or maximize), and an optional journal that
-// records every result and lets a new tuner resume where an interrupted one stopped.
+// of several strategies and an explicit goal (minimize or maximize). It does no I/O: the caller
+// stores the results (e.g. in a journal) and gives a resumed run its past results back with
+// tuner_replay.
 //
 // Use, in the style of NLopt and GSL objects:
 //   tuner *t;  tuner_create(&t, space, TUNER_GP, TUNER_MAXIMIZE, 30, seed);
 //   tuner_add_initial_point(t, x_default);            // optional, any number
-//   tuner_set_journal(t, "trials.jsonl", "gp/0-3");   // optional, last: replays what is there
-//   while (!tuner_done(t)) { tuner_ask(t, x); y = f(x); tuner_tell(t, y, extra_fields); }
+//   tuner_replay(t, records, n);                      // optional: this run's past results
+//   while (!tuner_done(t)) { tuner_ask(t, x); y = f(x); tuner_tell(t, y); }
 //   tuner_recommend(t, x_best, &y_best);  tuner_destroy(t);
 // Points are arrays of doubles in parameter order (categoricals as choice indices; see space.h).
-// A tuner is deterministic: the same space, strategy, budget, seed, initial points and told
-// values give the same suggestions, which is what makes replaying a journal possible.
+// A tuner is deterministic: the same space, strategy, budget, seed, settings and told values
+// give the same suggestions, which is what makes replaying a run possible.
 // Not thread-safe: one tuner per thread (distinct tuners may run on distinct threads).
 #pragma once
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +49,7 @@ kdt_status tuner_create(tuner **out, const tuner_space *space, tuner_strategy st
                         tuner_goal goal, size_t budget, uint64_t seed);
 void tuner_destroy(tuner *t);
 
-// ---- settings: before tuner_set_journal and the first tuner_ask (else KDT_ERR_STATE) ------------
+// ---- settings: before the first tuner_ask or tuner_replay (else KDT_ERR_STATE) ------------------
 // A point evaluated before anything else (e.g. the default setting): random and gp evaluate the
 // initial points first, in order; the NLopt strategies start the run of every categorical
 // combination from the first one's continuous values, its own combination first; grid ignores
@@ -61,31 +61,28 @@ kdt_status tuner_set_grid_values(tuner *t, const char *name, const double *value
 // GP: the number of space-filling points after the initial points (default: free dimensions + 2,
 // at least 4, at most a third of the budget).
 kdt_status tuner_set_initial_design(tuner *t, size_t n);
-// Appends every told result to the JSON-lines journal at path under run_key (a tag such as
-// "gp/0-3": one file may hold many runs and other fields). Replays the lines of run_key that are
-// already there, checking each against the suggestion the tuner makes now; a journal made with a
-// different configuration is a KDT_ERR_CONFIG naming the file and line (destroy the tuner then).
-// A damaged last line (a crash mid-write) is reported with log_warn and cut off the file; a
-// damaged line elsewhere is a KDT_ERR_FORMAT naming the file and line. Appends are one write(2)
-// each on O_APPEND, so tuners in several threads or processes may share a file once they are all
-// set up; set them up one at a time (the cut of a damaged tail is not synchronized).
-kdt_status tuner_set_journal(tuner *t, const char *path, const char *run_key);
-// The same for a caller that walks the journal once for many runs: `lines` is a JSON array of
-// this run's lines in file order, `linenos` their line numbers (for messages; may be NULL). The
-// file is not read; the caller has repaired its end (tuner_journal_repair) before appending.
-kdt_status tuner_set_journal_lines(tuner *t, const char *path, const char *run_key,
-                                   const json_t *lines, const json_t *linenos);
-
 // ---- the loop -----------------------------------------------------------------------------------
 // The next point to evaluate, into x (size of the space). Asking again before telling returns
 // the same point. KDT_ERR_STATE when the tuner is done (budget spent or strategy exhausted).
 kdt_status tuner_ask(tuner *t, double *x);
-// The result of the last asked point. A non-finite value marks a failed evaluation: it counts
-// against the budget and the strategies treat it as the worst value seen. extra: NULL or a
-// JSON object whose fields are added to the journal line (keys "run", "strategy", "seed", "i",
-// "x", "value" are reserved). The journal line is written and fsynced before the strategy sees
-// the value.
-kdt_status tuner_tell(tuner *t, double value, const json_t *extra);
+// The result of the last asked point. A non-finite value (NaN) marks a failed evaluation: it
+// counts against the budget and the strategies treat it as the worst value seen, never as a number.
+kdt_status tuner_tell(tuner *t, double value);
+
+// One past result of a run, as the caller stored it: the point (size of the space), the value
+// told (NaN for a failure).
+typedef struct {
+    const double *x;
+    double value;
+} tuner_record;
+
+// Gives a new tuner the past results of its run, in told order (e.g. read back from a journal
+// after an interruption). Each record's point is checked against the suggestion the tuner makes
+// now: a mismatch, or more records than the budget, is a KDT_ERR_CONFIG naming the record (the
+// run was made with another configuration: space, budget, seed, settings or code); the records
+// before it stay told. Replaying records is the same as asking and telling them, so it may be
+// called at any point of the loop, and again to add more.
+kdt_status tuner_replay(tuner *t, const tuner_record *records, size_t n);
 bool tuner_done(const tuner *t);
 
 // ---- results ------------------------------------------------------------------------------------

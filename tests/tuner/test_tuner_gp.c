@@ -193,7 +193,7 @@ static void gp_suggestions_do_not_depend_on_blas_threads(void **state) {
         assert_int_equal(tuner_create(&t, s, TUNER_GP, TUNER_MINIMIZE, 40, 5), KDT_OK);
         for (int i = 0; i < 40; i++) {
             assert_int_equal(tuner_ask(t, xs[r][i]), KDT_OK);
-            assert_int_equal(tuner_tell(t, testfun_mixed(xs[r][i]), NULL), KDT_OK);
+            assert_int_equal(tuner_tell(t, testfun_mixed(xs[r][i])), KDT_OK);
         }
         tuner_destroy(t);
         tuner_space_destroy(s);

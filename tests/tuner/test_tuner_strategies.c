@@ -36,7 +36,7 @@ static void strategies_respect_bounds_and_budget(void **state) {
                 assert_true(tuner_space_contains(s, x));
                 assert_true(x[0] >= -5 && x[0] <= 10 && x[1] >= 0 && x[1] <= 15);
                 if (fixed) assert_true(x[3] == 1);
-                assert_int_equal(tuner_tell(t, testfun_mixed(x), NULL), KDT_OK);
+                assert_int_equal(tuner_tell(t, testfun_mixed(x)), KDT_OK);
             }
             assert_true(asked <= budget);
             assert_int_equal(tuner_n_told(t), asked);
@@ -47,7 +47,7 @@ static void strategies_respect_bounds_and_budget(void **state) {
                 assert_memory_equal(h, x0, sizeof h);
             }
             assert_int_equal(tuner_ask(t, x), KDT_ERR_STATE);
-            assert_int_equal(tuner_tell(t, 1.0, NULL), KDT_ERR_STATE);
+            assert_int_equal(tuner_tell(t, 1.0), KDT_ERR_STATE);
             tuner_destroy(t);
             tuner_space_destroy(s);
         }
@@ -72,7 +72,7 @@ static void categorical_only_and_all_fixed_spaces(void **state) {
             assert_int_equal(r, KDT_OK);
             assert_true(x[0] == M_PI_APPROX && x[1] == 2.275);
             seen[(int)x[2]][(int)x[3]]++;
-            assert_int_equal(tuner_tell(t, testfun_mixed(x), NULL), KDT_OK);
+            assert_int_equal(tuner_tell(t, testfun_mixed(x)), KDT_OK);
         }
         assert_true(tuner_done(t));
         if (st == TUNER_GRID || (st >= TUNER_BOBYQA && st <= TUNER_DIRECT_L)) {
@@ -90,7 +90,7 @@ static void categorical_only_and_all_fixed_spaces(void **state) {
         assert_int_equal(tuner_budget(t), 1);
         assert_int_equal(tuner_ask(t, x), KDT_OK);
         assert_true(x[0] == M_PI_APPROX && x[2] == 1 && x[3] == 0);
-        assert_int_equal(tuner_tell(t, 1.0, NULL), KDT_OK);
+        assert_int_equal(tuner_tell(t, 1.0), KDT_OK);
         assert_true(tuner_done(t));
         tuner_destroy(t);
         tuner_space_destroy(s);
@@ -119,7 +119,7 @@ static void grid_is_the_cartesian_product(void **state) {
         int a = x[0] == -5 ? 0 : x[0] == 0 ? 1 : 2, b = x[1] == 1 ? 0 : 1, c = x[2] == 0 ? 0 : 1;
         assert_true(x[0] == v1[a] && x[1] == v2[b] && x[2] == c1[c]);
         seen[a][b][c][(int)x[3]]++;
-        assert_int_equal(tuner_tell(t, -testfun_mixed(x), NULL), KDT_OK);
+        assert_int_equal(tuner_tell(t, -testfun_mixed(x)), KDT_OK);
     }
     for (int i = 0; i < 24; i++) assert_int_equal((&seen[0][0][0][0])[i], 1);
     // Maximizing -f finds the grid point of least f.
@@ -144,7 +144,7 @@ static void strategies_are_deterministic_in_the_seed(void **state) {
             assert_int_equal(tuner_create(&t, s, list[k], TUNER_MINIMIZE, 12, seeds[r]), KDT_OK);
             for (int i = 0; i < 12; i++) {
                 assert_int_equal(tuner_ask(t, xs[r][i]), KDT_OK);
-                assert_int_equal(tuner_tell(t, testfun_mixed(xs[r][i]), NULL), KDT_OK);
+                assert_int_equal(tuner_tell(t, testfun_mixed(xs[r][i])), KDT_OK);
             }
             tuner_destroy(t);
             tuner_space_destroy(s);
@@ -184,7 +184,7 @@ static void goal_is_explicit_and_symmetric(void **state) {
             for (int i = 0; i < 10; i++) {
                 assert_int_equal(tuner_ask(t, xs[g][i]), KDT_OK);
                 double f = testfun_mixed(xs[g][i]);
-                assert_int_equal(tuner_tell(t, g ? -f : f, NULL), KDT_OK);
+                assert_int_equal(tuner_tell(t, g ? -f : f), KDT_OK);
             }
             double xb[4], yb;
             assert_int_equal(tuner_best(t, xb, &yb), KDT_OK);
@@ -210,7 +210,7 @@ static void failed_evaluations_are_tolerated(void **state) {
         double x[2];
         for (int i = 0; !tuner_done(t); i++) {
             assert_int_equal(tuner_ask(t, x), KDT_OK);
-            assert_int_equal(tuner_tell(t, i % 3 == 1 ? NAN : testfun_branin(x[0], x[1]), NULL), KDT_OK);
+            assert_int_equal(tuner_tell(t, i % 3 == 1 ? NAN : testfun_branin(x[0], x[1])), KDT_OK);
         }
         double y;
         assert_int_equal(tuner_recommend(t, x, &y), KDT_OK);
@@ -235,9 +235,8 @@ static void settings_after_start_are_refused(void **state) {
     assert_memory_equal(x, y, sizeof x);
     assert_int_equal(tuner_add_initial_point(t, x), KDT_ERR_STATE);
     assert_int_equal(tuner_set_initial_design(t, 3), KDT_ERR_STATE);
-    json_t *extra = json_pack("{s:f}", "value", 1.0);
-    assert_int_equal(tuner_tell(t, 1.0, extra), KDT_OK); // no journal: extras are not checked
-    json_decref(extra);
+    assert_int_equal(tuner_tell(t, 1.0), KDT_OK);
+    assert_int_equal(tuner_tell(t, 1.0), KDT_ERR_STATE); // nothing pending
     tuner_destroy(t);
     tuner_space_destroy(s);
 }

@@ -94,7 +94,7 @@ static inline double testfun_run(testfun_kind k, tuner_strategy st, size_t budge
         double y = testfun_true(k, x);
         if (k == TESTFUN_NOISY_BRANIN) y += TESTFUN_NOISE_SD * rng_normal(&noise);
         if (curve) curve[tuner_n_told(t)] = y;
-        if (tuner_tell(t, y, NULL)) abort();
+        if (tuner_tell(t, y)) abort();
     }
     double xr[4], yr;
     if (tuner_recommend(t, xr, &yr)) abort();

@@ -1,6 +1,6 @@
 // The journal file: reading every line (with damaged-tail detection), cutting a damaged tail and
 // appending a line durably.
-#include "tuner/journal.h"
+#include "app/journal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,11 +11,11 @@
 #include "common/fs.h"
 #include "common/log.h"
 
-kdt_status tuner_journal_foreach(const char *path, tuner_journal_fn fn, void *user,
-                                 tuner_journal_info *info) {
+kdt_status journal_foreach(const char *path, journal_fn fn, void *user,
+                                 journal_info *info) {
     char *data = NULL;
     size_t len = 0;
-    tuner_journal_info dummy;
+    journal_info dummy;
     if (!info) info = &dummy;
     memset(info, 0, sizeof *info);
     if (!fs_exists(path)) return KDT_OK;
@@ -82,7 +82,7 @@ static kdt_status append_bytes(const char *path, const char *text, size_t n) {
     return st;
 }
 
-kdt_status tuner_journal_repair(const char *path, const tuner_journal_info *info) {
+kdt_status journal_repair(const char *path, const journal_info *info) {
     if (info->damaged_at < info->size) {
         int fd = open(path, O_WRONLY);
         if (fd < 0) return kdt_fail(KDT_ERR_IO, "%s: cannot open to cut its damaged last line: %s",
@@ -98,7 +98,7 @@ kdt_status tuner_journal_repair(const char *path, const tuner_journal_info *info
     return KDT_OK;
 }
 
-kdt_status tuner_journal_append(const char *path, const json_t *line) {
+kdt_status journal_append(const char *path, const json_t *line) {
     char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
     if (!text) return kdt_fail(KDT_ERR_NOMEM, "%s: cannot serialize a journal line", path);
     size_t n = strlen(text);
