@@ -105,3 +105,10 @@ kdt_status cli_load_config(const cli_args *args, kdt_config *cfg) {
     if (s) log_error("%s", kdt_errmsg());
     return s;
 }
+
+bool cli_overrides_key(const cli_args *args, const char *key) {
+    size_t n = strlen(key);
+    for (int k = 0; k < args->n_overrides; k++)
+        if (strncmp(args->overrides[k], key, n) == 0 && args->overrides[k][n] == '=') return true;
+    return false;
+}

@@ -38,5 +38,8 @@ int cli_parse(const cli_command *cmd, int argc, char **argv, cli_args *out);
 // output.dir. Reports errors itself and returns the status.
 kdt_status cli_load_config(const cli_args *args, kdt_config *cfg);
 
+// Whether an override (--set or key=value) sets `key`.
+bool cli_overrides_key(const cli_args *args, const char *key);
+
 // Prints the command's help to stdout.
 void cli_print_help(const cli_command *cmd);

@@ -8,6 +8,27 @@
 #include "app/pipeline.h"
 #include "app/recommend.h"
 #include "common/log.h"
+#include "store/store.h"
+
+#include <jansson.h>
+
+// The evaluation as one JSON line: the journal line without its bookkeeping, so that the same
+// call prints the same line whether it trained or read the store.
+static kdt_status eval_print(FILE *out, const store_eval *e) {
+    char *text = store_format_eval(e, 0);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!o) return kdt_fail(KDT_ERR_NOMEM, "out of memory formatting the evaluation");
+    static const char *bookkeeping[] = {"v", "type", "kd_config", "strategy", "fixed_position", "i", "cached"};
+    for (size_t k = 0; k < sizeof bookkeeping / sizeof bookkeeping[0]; k++) json_object_del(o, bookkeeping[k]);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    json_decref(o);
+    if (!line) return kdt_fail(KDT_ERR_NOMEM, "out of memory formatting the evaluation");
+    fprintf(out, "%s\n", line);
+    fflush(out);
+    free(line);
+    return KDT_OK;
+}
 
 static int run(const cli_args *args) {
     if (!args->opt['p']) {
@@ -21,49 +42,43 @@ static int run(const cli_args *args) {
         return 2;
     }
     if (i > j) { int t = i; i = j; j = t; }
-    // A recommended.yaml entry becomes the setting (explicit key=value overrides still win).
-    cli_args a = *args;
-    char rec[4][64];
+    kdt_config cfg;
+    kdt_status s = cli_load_config(args, &cfg);
+    if (s) return kdt_exit_code(s);
+    // A recommended.yaml entry becomes the setting; explicit key=value overrides still win.
     if (args->opt['r']) {
         recommend_setting r;
-        kdt_status s = recommend_read(args->opt['r'], i, j, &r);
-        if (s) {
+        if ((s = recommend_read(args->opt['r'], i, j, &r))) {
             log_error("%s", kdt_errmsg());
             return kdt_exit_code(s);
         }
-        snprintf(rec[0], sizeof rec[0], "kd.temperature=%.17g", r.temperature);
-        snprintf(rec[1], sizeof rec[1], "kd.alpha=%.17g", r.alpha);
-        snprintf(rec[2], sizeof rec[2], "kd.transfer_set=%s", config_choice_name("kd.transfer_set", r.transfer_set));
-        snprintf(rec[3], sizeof rec[3], "kd.position=%s", config_choice_name("kd.position", r.position));
-        memmove(a.overrides + 4, a.overrides, sizeof *a.overrides * (size_t)(a.n_overrides < CLI_MAX_OVERRIDES - 4 ? a.n_overrides : CLI_MAX_OVERRIDES - 4));
-        for (int k = 0; k < 4; k++) a.overrides[k] = rec[k];
-        a.n_overrides = a.n_overrides + 4 > CLI_MAX_OVERRIDES ? CLI_MAX_OVERRIDES : a.n_overrides + 4;
+        if (!cli_overrides_key(args, "kd.temperature")) cfg.kd.temperature = r.temperature;
+        if (!cli_overrides_key(args, "kd.alpha")) cfg.kd.alpha = r.alpha;
+        if (!cli_overrides_key(args, "kd.transfer_set")) cfg.kd.transfer_set = r.transfer_set;
+        if (!cli_overrides_key(args, "kd.position")) cfg.kd.position = r.position;
     }
     char pair[32];
     snprintf(pair, sizeof pair, "%d-%d", i, j);
     pipeline p;
-    kdt_status s = pipeline_open(&p, &a, pair, false);
+    s = pipeline_open(&p, &(pipeline_request){&cfg, pair, false});
     if (!s) {
-        const kdt_config *cfg = p.cfg;
-        trial t = {.fixed_position = -1};
-        snprintf(t.strategy, sizeof t.strategy, "eval");
-        s = evaluator_eval(p.eval, 0, i, j, cfg->kd.temperature, cfg->kd.alpha, cfg->kd.transfer_set, cfg->kd.position, &t);
-        // One journal line per distinct setting, keyed by it.
-        char key[160];
-        snprintf(key, sizeof key, "eval/%d-%d/%s/%s/%.17g/%.17g", i, j, config_choice_name("kd.position", t.position),
-                 config_choice_name("kd.transfer_set", t.transfer_set), t.temperature, t.alpha);
-        if (!s && !evaluator_has_line(p.eval, key, 0)) s = evaluator_append(p.eval, &t, key);
-        if (!s) {
-            json_t *o = trial_to_json(&t);
-            json_object_del(o, "fixed_position");
-            json_object_del(o, "cached"); // the same call prints the same line, cached or not
-            char *line = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
-            printf("%s\n", line);
-            free(line);
-            json_decref(o);
-        } else {
-            log_error("%s", kdt_errmsg());
+        store_setting set = {.i = i, .j = j, .position = (kd_position)cfg.kd.position,
+                             .temperature = cfg.kd.temperature, .alpha = cfg.kd.alpha,
+                             .transfer = (kd_transfer)cfg.kd.transfer_set, .method = KD_METHOD_KD, .fidelity = 1};
+        store_eval e = {.setting = set};
+        store *st = evaluator_store(p.eval);
+        // A setting evaluated before (by any command) is printed as it is; a new one is recorded
+        // as the next line of the pair's `eval` run.
+        if (!store_lookup(st, &set, &e.result)) {
+            store_run run = {.strategy = "eval", .i = i, .j = j, .fixed_position = -1};
+            store_eval *lines;
+            size_t n;
+            s = store_run_evals(st, &run, &lines, &n);
+            free(lines);
+            if (!s) s = evaluator_eval(p.eval, 0, &run, (int)n, &set, &e);
         }
+        if (!s) s = eval_print(stdout, &e);
+        if (s) log_error("%s", kdt_errmsg());
     }
     pipeline_close(&p);
     return kdt_exit_code(s);

@@ -4,8 +4,11 @@
 #include "app/pipeline.h"
 
 static int run(const cli_args *args) {
+    kdt_config cfg;
+    kdt_status s = cli_load_config(args, &cfg);
+    if (s) return kdt_exit_code(s);
     pipeline p;
-    kdt_status s = pipeline_open(&p, args, args->opt['p'], true);
+    s = pipeline_open(&p, &(pipeline_request){&cfg, args->opt['p'], true});
     if (!s) s = pipeline_run(&p, &(pipeline_phases){.defaults = true, .grid = true});
     pipeline_close(&p);
     return kdt_exit_code(s);

@@ -10,8 +10,11 @@
 
 static int run(const cli_args *args) {
     double t0 = timer_now();
+    kdt_config cfg;
+    kdt_status s = cli_load_config(args, &cfg);
+    if (s) return kdt_exit_code(s);
     pipeline p;
-    kdt_status s = pipeline_open(&p, args, args->opt['p'], true);
+    s = pipeline_open(&p, &(pipeline_request){&cfg, args->opt['p'], true});
     if (!s) {
         pipeline_phases ph = {.defaults = true, .grid = !args->opt['G']};
         pipeline_config_strategies(p.cfg, &ph);

@@ -19,8 +19,11 @@ static int run(const cli_args *args) {
         if (a.n_overrides < CLI_MAX_OVERRIDES) a.overrides[a.n_overrides++] = budget;
     }
     if (args->opt['O'] && a.n_overrides < CLI_MAX_OVERRIDES) a.overrides[a.n_overrides++] = ordered;
+    kdt_config cfg;
+    kdt_status s = cli_load_config(&a, &cfg);
+    if (s) return kdt_exit_code(s);
     pipeline p;
-    kdt_status s = pipeline_open(&p, &a, args->opt['p'], true);
+    s = pipeline_open(&p, &(pipeline_request){&cfg, args->opt['p'], true});
     if (!s && !args->opt['s']) pipeline_config_strategies(p.cfg, &ph);
     if (!s && ph.n_strategies == 0) {
         s = kdt_fail(KDT_ERR_CONFIG, "no strategy to run: give --strategy or tuner.strategies");

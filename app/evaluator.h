@@ -1,43 +1,41 @@
-// Every KD evaluation of a run goes through the evaluator: it reads the run's journal
-// (trials.jsonl) once, so that a setting evaluated before (by any command or strategy) is served
-// from there instead of being trained again, and it runs KD rounds for the rest.
+// Every KD evaluation of a run goes through the evaluator: a setting the run's store already holds
+// (evaluated before by any command or strategy, under the same identity) is read back from it; the
+// rest are trained, one KD round each, and appended to the store.
 #pragma once
-#include <stdbool.h>
-
 #include "app/config.h"
 #include "app/setup.h"
-#include "app/trial.h"
 #include "kd/round.h"
+#include "store/store.h"
+#include "tuner/tuner.h"
 
 typedef struct evaluator evaluator;
 
-// Reads run_dir/trials.jsonl (a damaged last line is cut off with a warning) into the cache.
-// workers: how many threads may evaluate at once (each gets its own KD scratch space).
+// Opens run_dir's store under the identity of cfg (store_identity of the run's fingerprint and
+// every KD training setting). workers: how many threads may evaluate at once, each with its own
+// KD scratch space.
 kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, int workers);
 void evaluator_destroy(evaluator *e);
 
-const char *evaluator_journal(const evaluator *e);
+store *evaluator_store(evaluator *e);
 
-// The lines of run_key that were in the journal when the evaluator was created (a JSON array, and
-// their line numbers), for tuner_replay; NULL when there were none.
-void evaluator_run_lines(const evaluator *e, const char *run_key, const json_t **lines, const json_t **linenos);
-
-// Fills t's setting and metrics for pair {i, j} (i < j): position forward = i teaches j.
-// The result comes from the cache when (student, teacher, T, alpha, transfer set) was evaluated
-// before (t->cached is then true), else from a KD round, which is added to the cache. Leaves
-// t->strategy, t->index and t->fixed_position to the caller. A diverged round is a trial with
-// ok = false, not an error.
+// Line `index` of `run`: set evaluated (from the store, out->cached = true, or by a KD round) and
+// appended to the journal, unless the run already has that line, which is then returned as it is.
+// A diverged round is an evaluation with result.ok = false, not an error.
 // worker: the calling thread's number in [0, workers). Thread-safe.
-kdt_status evaluator_eval(evaluator *e, int worker, int i, int j, double temperature, double alpha,
-                          int transfer_set, int position, trial *t);
+kdt_status evaluator_eval(evaluator *e, int worker, const store_run *run, int index, const store_setting *set,
+                          store_eval *out);
 
-// Whether the journal already has line i of run_key (for lines the application writes itself).
-bool evaluator_has_line(const evaluator *e, const char *run_key, int i);
-
-// Appends a line the application writes itself (default and eval evaluations, recommendations).
-// Thread-safe.
-kdt_status evaluator_append(evaluator *e, const trial *t, const char *run_key);
-
-
-// KD rounds trained by this evaluator (the rest of its evaluations came from the journal).
+// KD rounds trained by this evaluator (the rest came from the store). Read between phases.
 int evaluator_trained(const evaluator *e);
+
+// The identity of cfg's evaluations in run_dir (see store/store.h).
+uint64_t evaluator_identity(const kdt_config *cfg);
+
+// The strategy names a journal line may carry: default, grid, eval and the tuner's.
+enum { EVALUATOR_N_STRATEGY_NAMES = 3 + TUNER_N_STRATEGIES };
+void evaluator_strategy_names(const char *names[EVALUATOR_N_STRATEGY_NAMES]);
+
+// Opens run_dir's store for cfg's identity (what evaluator_create does; `kdtune report` reads it
+// without training anything). names: filled by evaluator_strategy_names, outliving the store.
+kdt_status evaluator_open_store(store **out, const kdt_config *cfg, const char *run_dir,
+                                const char *names[EVALUATOR_N_STRATEGY_NAMES]);

@@ -11,18 +11,18 @@
 
 #include <omp.h>
 
-kdt_status pipeline_open(pipeline *p, const cli_args *args, const char *pairs_spec, bool parallel) {
+kdt_status pipeline_open(pipeline *p, const pipeline_request *req) {
     memset(p, 0, sizeof *p);
     if (!(p->cfg = malloc(sizeof *p->cfg))) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
-    kdt_status s = cli_load_config(args, p->cfg);
-    if (s) return s; // already reported
+    *p->cfg = *req->cfg;
     const kdt_config *cfg = p->cfg;
+    kdt_status s = KDT_OK;
     int P = cfg->federation.participants;
     if (!(p->pairs = malloc(sizeof *p->pairs * (size_t)(P * (P - 1) / 2))))
         s = kdt_fail(KDT_ERR_NOMEM, "out of memory");
-    if (!s) s = tuning_parse_pairs(pairs_spec, P, p->pairs, &p->n_pairs);
+    if (!s) s = tuning_parse_pairs(req->pairs, P, p->pairs, &p->n_pairs);
     if (!s) {
-        p->workers = parallel ? setup_threads(cfg) : 1;
+        p->workers = req->parallel ? setup_threads(cfg) : 1;
         s = setup_federation(&p->setup, cfg, p->workers);
     }
     if (!s) { // the resolved config, for `kdtune report` and for people
@@ -80,11 +80,16 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     int trained0 = evaluator_trained(p->eval);
     tuning_progress prog = {progress_create("evaluations", total), 0, PTHREAD_MUTEX_INITIALIZER};
     // Phase by phase over all pairs, so that the grid is complete before the tuners are compared;
-    // within a phase the pairs are shared out among the workers. Strategy -1: the default, -2: the grid.
-    int phases[2 + TUNER_N_STRATEGIES], n_phases = 0;
-    if (ph->defaults) phases[n_phases++] = -1;
-    if (ph->grid) phases[n_phases++] = -2;
-    for (int k = 0; k < ph->n_strategies; k++) phases[n_phases++] = (int)ph->strategies[k];
+    // within a phase the pairs are shared out among the workers.
+    typedef enum { PHASE_DEFAULT, PHASE_GRID, PHASE_TUNE } phase_kind;
+    struct { phase_kind kind; tuner_strategy strategy; } phases[2 + TUNER_N_STRATEGIES];
+    int n_phases = 0;
+    if (ph->defaults) phases[n_phases++].kind = PHASE_DEFAULT;
+    if (ph->grid) phases[n_phases++].kind = PHASE_GRID;
+    for (int k = 0; k < ph->n_strategies; k++) {
+        phases[n_phases].kind = PHASE_TUNE;
+        phases[n_phases++].strategy = ph->strategies[k];
+    }
     kdt_status s = KDT_OK;
     for (int f = 0; f < n_phases && !s; f++) {
         volatile bool failed = false;
@@ -94,9 +99,11 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
             if (failed) continue;
             int w = omp_get_thread_num();
             kdt_status st;
-            if (phases[f] == -1) st = tuning_default(p->eval, w, cfg, p->pairs[q], &prog);
-            else if (phases[f] == -2) st = tuning_grid(p->eval, w, cfg, p->pairs[q], &prog);
-            else st = tuning_tune(p->eval, w, cfg, (tuner_strategy)phases[f], p->pairs[q], &prog);
+            switch (phases[f].kind) {
+            case PHASE_DEFAULT: st = tuning_default(p->eval, w, cfg, p->pairs[q], &prog); break;
+            case PHASE_GRID: st = tuning_grid(p->eval, w, cfg, p->pairs[q], &prog); break;
+            default: st = tuning_tune(p->eval, w, cfg, phases[f].strategy, p->pairs[q], &prog); break;
+            }
             if (st) {
 #pragma omp critical(pipeline_error)
                 if (!failed) { // the first failure's message, copied out of its thread

@@ -2,7 +2,6 @@
 // config.yaml, the evaluator over the journal) and run the phases (default, grid, strategies)
 // over a set of pairs with one progress bar.
 #pragma once
-#include "app/cli.h"
 #include "app/evaluator.h"
 #include "app/setup.h"
 #include "app/tuning.h"
@@ -16,10 +15,17 @@ typedef struct {
     int workers;        // evaluations at once, one thread each
 } pipeline;
 
-// Loads the config from the command line, pre-trains or loads the participants, writes
-// run_dir/config.yaml and opens the journal. pairs_spec: --pairs (NULL = all pairs). parallel:
-// evaluate several pairs at once (else one evaluation at a time on every thread).
-kdt_status pipeline_open(pipeline *p, const cli_args *args, const char *pairs_spec, bool parallel);
+// What a command asks of a run.
+typedef struct {
+    const kdt_config *cfg;     // resolved and checked (copied)
+    const char *pairs;         // "0-1,2-5" or NULL for every pair
+    bool parallel;             // several pairs at once, one thread each (else one evaluation at a
+                               // time on every thread)
+} pipeline_request;
+
+// Pre-trains or loads the participants, writes run_dir/config.yaml and opens the store.
+// Reports its errors itself.
+kdt_status pipeline_open(pipeline *p, const pipeline_request *req);
 void pipeline_close(pipeline *p);
 
 typedef struct {
@@ -28,7 +34,8 @@ typedef struct {
     int n_strategies;
 } pipeline_phases;
 
-// Runs the phases on every pair of p, in this order: defaults, grid, each strategy.
+// Runs the phases on every pair of p, in this order: defaults, grid, each strategy (each phase is
+// complete on every pair before the next begins).
 kdt_status pipeline_run(pipeline *p, const pipeline_phases *phases);
 
 // Parses "gp,random" into strategies (grid is not a tuning strategy here).

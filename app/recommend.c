@@ -17,19 +17,19 @@ void recommend_config_hash(const kdt_config *cfg, char out[17]) {
     free(yaml);
 }
 
-static void gains(strbuf *sb, const char *name, const trial *t) {
+static void gains(strbuf *sb, const char *name, const store_eval *t) {
     if (!t) return;
     sb_printf(sb, "    %s: {val_gain: ", name);
-    sb_double(sb, t->val_gain);
+    sb_double(sb, t->result.val_gain);
     sb_printf(sb, ", test_gain: ");
-    sb_double(sb, t->test_gain);
+    sb_double(sb, t->result.test_gain);
     sb_printf(sb, ", temperature: ");
-    sb_double(sb, t->temperature);
+    sb_double(sb, t->setting.temperature);
     sb_printf(sb, ", alpha: ");
-    sb_double(sb, t->alpha);
+    sb_double(sb, t->setting.alpha);
     sb_printf(sb, ", transfer_set: %s, position: %s}\n",
-              config_choice_name("kd.transfer_set", t->transfer_set),
-              config_choice_name("kd.position", t->position));
+              config_choice_name("kd.transfer_set", t->setting.transfer),
+              config_choice_name("kd.position", t->setting.position));
 }
 
 kdt_status recommend_write(const summary *s, const kdt_config *cfg, const char *path) {
@@ -50,32 +50,32 @@ kdt_status recommend_write(const summary *s, const kdt_config *cfg, const char *
     for (int q = 0; q < s->n_pairs; q++) {
         const summary_pair *p = &s->pairs[q];
         // Candidates: each strategy's recommendation, the grid's best, the best untuned setting.
-        const trial *best = NULL;
+        const store_eval *best = NULL;
         const char *from = NULL;
         int evals = 0;
         for (int k = 0; k < s->n_strategies; k++) {
             evals += p->tuned[k].n;
-            const trial *t = p->tuned[k].best;
-            if (t && (!best || t->val_gain > best->val_gain)) best = t, from = s->strategies[k].name;
+            const store_eval *t = p->tuned[k].best;
+            if (t && (!best || t->result.val_gain > best->result.val_gain)) best = t, from = s->strategies[k].name;
         }
         evals += p->grid.n + p->best_untuned.n;
-        if (p->grid.best && (!best || p->grid.best->val_gain > best->val_gain))
+        if (p->grid.best && (!best || p->grid.best->result.val_gain > best->result.val_gain))
             best = p->grid.best, from = "grid";
-        if (p->best_untuned.best && (!best || p->best_untuned.best->val_gain > best->val_gain))
+        if (p->best_untuned.best && (!best || p->best_untuned.best->result.val_gain > best->result.val_gain))
             best = p->best_untuned.best, from = "default";
         if (!best) continue;
         sb_printf(&sb, "  - pair: [%d, %d]\n    student: %d\n    teacher: %d\n    temperature: ",
-                  p->i, p->j, best->student, best->teacher);
-        sb_double(&sb, best->temperature);
+                  p->i, p->j, store_student(&best->setting), store_teacher(&best->setting));
+        sb_double(&sb, best->setting.temperature);
         sb_printf(&sb, "\n    alpha: ");
-        sb_double(&sb, best->alpha);
+        sb_double(&sb, best->setting.alpha);
         sb_printf(&sb, "\n    transfer_set: %s\n    position: %s\n    strategy: %s\n"
                        "    evaluations: %d\n    val_gain: ",
-                  config_choice_name("kd.transfer_set", best->transfer_set),
-                  config_choice_name("kd.position", best->position), from, evals);
-        sb_double(&sb, best->val_gain);
+                  config_choice_name("kd.transfer_set", best->setting.transfer),
+                  config_choice_name("kd.position", best->setting.position), from, evals);
+        sb_double(&sb, best->result.val_gain);
         sb_printf(&sb, "\n    test_gain: ");
-        sb_double(&sb, best->test_gain);
+        sb_double(&sb, best->result.test_gain);
         sb_printf(&sb, "\n");
         gains(&sb, "default", p->deflt.best);
         gains(&sb, "grid_best", p->grid.best);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/evaluator.h"
 #include "app/plot.h"
 #include "app/recommend.h"
 #include "app/summary.h"
@@ -21,7 +22,7 @@ static void md_points(strbuf *sb, double x) {
 }
 
 // Mean validation gain of the grid over T x alpha for one transfer set, over pairs and positions.
-static kdt_status plot_grid_heatmap(const char *dir, const kdt_config *cfg, const trial *t, size_t n, int x) {
+static kdt_status plot_grid_heatmap(const char *dir, const kdt_config *cfg, const store_eval *t, size_t n, int x) {
     const cfg_floats *T = &cfg->grid.temperatures, *A = &cfg->grid.alphas;
     int nt = T->n, na = A->n;
     double *sum = calloc((size_t)nt * na, sizeof *sum);
@@ -32,12 +33,12 @@ static kdt_status plot_grid_heatmap(const char *dir, const kdt_config *cfg, cons
         return kdt_fail(KDT_ERR_NOMEM, "out of memory plotting");
     }
     for (size_t k = 0; k < n; k++) {
-        if (!t[k].ok || t[k].transfer_set != x || strcmp(t[k].strategy, "grid") != 0) continue;
+        if (!t[k].result.ok || (int)t[k].setting.transfer != x || strcmp(t[k].run.strategy, "grid") != 0) continue;
         int r = -1, c = -1;
-        for (int q = 0; q < nt; q++) if (T->v[q] == t[k].temperature) r = q;
-        for (int q = 0; q < na; q++) if (A->v[q] == t[k].alpha) c = q;
+        for (int q = 0; q < nt; q++) if (T->v[q] == t[k].setting.temperature) r = q;
+        for (int q = 0; q < na; q++) if (A->v[q] == t[k].setting.alpha) c = q;
         if (r < 0 || c < 0) continue;
-        sum[r * na + c] += t[k].val_gain;
+        sum[r * na + c] += t[k].result.val_gain;
         cnt[r * na + c]++;
     }
     bool any = false;
@@ -64,9 +65,9 @@ static kdt_status plot_grid_heatmap(const char *dir, const kdt_config *cfg, cons
 }
 
 // The best test gain (of the val-best setting) for each ordered teacher -> student.
-static kdt_status plot_teacher_student(const char *dir, const kdt_config *cfg, const trial *t, size_t n) {
+static kdt_status plot_teacher_student(const char *dir, const kdt_config *cfg, const store_eval *t, size_t n) {
     int P = cfg->federation.participants;
-    const trial **best = calloc((size_t)P * P, sizeof *best);
+    const store_eval **best = calloc((size_t)P * P, sizeof *best);
     double *z = malloc(sizeof *z * (size_t)P * P);
     if (!best || !z) {
         free(best);
@@ -74,12 +75,12 @@ static kdt_status plot_teacher_student(const char *dir, const kdt_config *cfg, c
         return kdt_fail(KDT_ERR_NOMEM, "out of memory plotting");
     }
     for (size_t k = 0; k < n; k++) {
-        const trial *tr = &t[k];
-        if (!tr->ok || tr->student < 0 || tr->student >= P || tr->teacher < 0 || tr->teacher >= P) continue;
-        const trial **b = &best[tr->student * P + tr->teacher];
-        if (!*b || tr->val_gain > (*b)->val_gain) *b = tr;
+        const store_eval *tr = &t[k];
+        if (!tr->result.ok) continue;
+        const store_eval **b = &best[store_student(&tr->setting) * P + store_teacher(&tr->setting)];
+        if (!*b || tr->result.val_gain > (*b)->result.val_gain) *b = tr;
     }
-    for (int q = 0; q < P * P; q++) z[q] = best[q] ? 100.0 * best[q]->test_gain : NAN; // points
+    for (int q = 0; q < P * P; q++) z[q] = best[q] ? 100.0 * best[q]->result.test_gain : NAN; // points
     char labels[64][8];
     const char *ticks[64];
     for (int q = 0; q < P && q < 64; q++) snprintf(labels[q], 8, "%d", q), ticks[q] = labels[q];
@@ -103,7 +104,7 @@ static kdt_status plot_curves(const char *dir, const summary *s) {
         double sum = 0;
         int cnt = 0;
         for (int q = 0; q < s->n_pairs; q++)
-            if (s->pairs[q].grid.best) sum += s->pairs[q].grid.best->val_gain, cnt++;
+            if (s->pairs[q].grid.best) sum += s->pairs[q].grid.best->result.val_gain, cnt++;
         if (cnt) grid_best = sum / cnt;
     }
     char png[4096];
@@ -216,13 +217,13 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
     for (int q = 0; q < s->n_pairs; q++) {
         const summary_pair *p = &s->pairs[q];
         sb_printf(&sb, "| %d-%d |", p->i, p->j);
-        md_points(&sb, p->deflt.best ? p->deflt.best->test_gain : NAN);
-        const trial *g = p->grid.best;
-        md_points(&sb, g ? g->test_gain : NAN);
-        if (g) sb_printf(&sb, " T=%g a=%g %s, %d teaches %d |", g->temperature, g->alpha,
-                         transfer_name(g->transfer_set), g->teacher, g->student);
+        md_points(&sb, p->deflt.best ? p->deflt.best->result.test_gain : NAN);
+        const store_eval *g = p->grid.best;
+        md_points(&sb, g ? g->result.test_gain : NAN);
+        if (g) sb_printf(&sb, " T=%g a=%g %s, %d teaches %d |", g->setting.temperature, g->setting.alpha,
+                         transfer_name(g->setting.transfer), store_teacher(&g->setting), store_student(&g->setting));
         else sb_printf(&sb, " - |");
-        for (int k = 0; k < s->n_strategies; k++) md_points(&sb, p->tuned[k].best ? p->tuned[k].best->test_gain : NAN);
+        for (int k = 0; k < s->n_strategies; k++) md_points(&sb, p->tuned[k].best ? p->tuned[k].best->result.test_gain : NAN);
         sb_printf(&sb, "\n");
     }
     sb_printf(&sb, "\nRecommended settings per pair: `recommended.yaml`; every figure: `summary.json`; "
@@ -232,18 +233,23 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
 
 kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table) {
     char path[4096], plots[4096];
-    kdt_status st = fs_join(path, sizeof path, run_dir, "trials.jsonl");
+    const char *names[EVALUATOR_N_STRATEGY_NAMES];
+    store *sto;
+    kdt_status st = evaluator_open_store(&sto, cfg, run_dir, names);
     if (st) return st;
-    trial *t;
-    size_t n;
-    if ((st = trial_read_all(path, &t, &n))) return st;
+    const store_eval *t;
+    const store_recommendation *recs;
+    size_t n = store_all_evals(sto, &t), n_recs = store_all_recommendations(sto, &recs);
     if (n == 0) {
-        free(t);
-        return kdt_fail(KDT_ERR_STATE, "%s has no evaluations yet: run `kdtune grid`, `tune` or `run` first", path);
+        st = kdt_fail(KDT_ERR_STATE, "%s has no evaluations of this configuration yet%s: run `kdtune grid`, "
+                      "`tune` or `run` first", store_journal_path(sto),
+                      store_foreign_lines(sto) ? " (it holds evaluations of other KD settings, kept apart)" : "");
+        store_close(sto);
+        return st;
     }
     summary s;
-    if ((st = summary_compute(&s, t, n, cfg))) {
-        free(t);
+    if ((st = summary_compute(&s, t, n, recs, n_recs, cfg))) {
+        store_close(sto);
         return st;
     }
     if (!st) st = fs_join(path, sizeof path, run_dir, "summary.json");
@@ -273,6 +279,6 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table)
     }
     if (!st && table) summary_print_table(&s, table);
     summary_free(&s);
-    free(t);
+    store_close(sto);
     return st;
 }

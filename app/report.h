@@ -2,9 +2,10 @@
 // recommended.yaml, report.md and the plots under plots/.
 #pragma once
 #include <stddef.h>
+#include <stdio.h>
 
 #include "app/config.h"
-#include "app/trial.h"
+#include "store/store.h"
 
 // Reads run_dir/trials.jsonl and writes every output file. When `table` is not NULL, the closing
 // summary table is printed there too.

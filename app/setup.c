@@ -21,7 +21,7 @@ int setup_threads(const kdt_config *cfg) {
 
 // The hash of everything the pre-trained participants depend on: the resolved YAML of those
 // sections, in schema order.
-static void fingerprint(const kdt_config *cfg, char out[17]) {
+void setup_fingerprint(const kdt_config *cfg, char out[17]) {
     char *yaml = config_to_yaml(cfg, false);
     strbuf keep = {0};
     static const char *sections[] = {"data:", "partition:", "federation:", "model:", "pretrain:"};
@@ -46,7 +46,7 @@ kdt_status setup_check_run_dir(const kdt_config *cfg, const char *run_dir) {
     kdt_status s = fs_mkdir_p(run_dir);
     if (!s) s = fs_join(path, sizeof path, run_dir, "fingerprint");
     if (s) return s;
-    fingerprint(cfg, want);
+    setup_fingerprint(cfg, want);
     if (!fs_exists(path)) return fs_write_atomic(path, want, 16);
     char *have;
     size_t len;

@@ -36,3 +36,6 @@ void setup_free(setup *s);
 // holds a hash of the sections they depend on (experiment seed, data, partition, federation,
 // model, pretrain). A different one is refused with advice; a missing one is written.
 kdt_status setup_check_run_dir(const kdt_config *cfg, const char *run_dir);
+
+// That hash, as 16 hex digits.
+void setup_fingerprint(const kdt_config *cfg, char out[17]);

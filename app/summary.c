@@ -1,6 +1,7 @@
 // Summary figures from trials: picks per pair, strategy means and curves, and the findings.
 #include "app/summary.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,16 +10,16 @@
 #include "kdtune_version.h"
 #include "common/fs.h"
 
-static bool better(const trial *a, const trial *b) { return !b || a->val_gain > b->val_gain; }
+static bool better(const store_eval *a, const store_eval *b) { return !b || a->result.val_gain > b->result.val_gain; }
 
-static void pick_add(summary_pick *p, const trial *t) {
+static void pick_add(summary_pick *p, const store_eval *t) {
     p->n++;
-    if (t->ok && better(t, p->best)) p->best = t;
+    if (t->result.ok && better(t, p->best)) p->best = t;
 }
 
-static bool is_default_setting(const trial *t, const kdt_config *cfg) {
-    return t->temperature == cfg->kd.temperature && t->alpha == cfg->kd.alpha &&
-           t->transfer_set == cfg->kd.transfer_set && t->position == cfg->kd.position;
+static bool is_default_setting(const store_eval *t, const kdt_config *cfg) {
+    return t->setting.temperature == cfg->kd.temperature && t->setting.alpha == cfg->kd.alpha &&
+           (int)t->setting.transfer == cfg->kd.transfer_set && (int)t->setting.position == cfg->kd.position;
 }
 
 static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
@@ -31,24 +32,25 @@ static int compare_doubles(const void *a, const void *b) {
 // A strategy's runs on one pair: one per fixed position (-1 when the position is tuned too).
 // Each keeps its evaluations in index order, so that its recommendation line indexes them.
 typedef struct {
-    const trial **items;
+    const store_eval **items;
     int n, cap;
     int recommended;  // from the run's recommendation line; -1: none (the best seen is taken)
 } run_trials;
 
 // The run's pick: its recommendation, or its best successful evaluation by val.
-static const trial *run_pick(const run_trials *r) {
-    if (r->recommended >= 0 && r->recommended < r->n && r->items[r->recommended]->ok)
+static const store_eval *run_pick(const run_trials *r) {
+    if (r->recommended >= 0 && r->recommended < r->n && r->items[r->recommended]->result.ok)
         return r->items[r->recommended];
-    const trial *best = NULL;
+    const store_eval *best = NULL;
     for (int q = 0; q < r->n; q++)
-        if (r->items[q]->ok && better(r->items[q], best)) best = r->items[q];
+        if (r->items[q]->result.ok && better(r->items[q], best)) best = r->items[q];
     return best;
 }
 
 // Fills st and the pairs' tuned[k] pick (k < 0: the grid, whose pick is computed elsewhere).
-static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, const trial *trials,
-                                   size_t n, const int *pair_of) {
+static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, const store_eval *trials,
+                                   size_t n, const store_recommendation *recs, size_t n_recs,
+                                   const int *pair_of, const int *slot, int P) {
     int np = s->n_pairs;
     double *ratios = NULL;
     double *best_so_far = NULL; // (np, len) row-major, NaN before the first success
@@ -57,9 +59,10 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     if (!evals || !runs) goto nomem;
     int len = 0;
     for (size_t t = 0; t < n; t++)
-        if (strcmp(trials[t].strategy, st->name) == 0 && !trials[t].is_recommendation) {
+        if (strcmp(trials[t].run.strategy, st->name) == 0) {
             int p = pair_of[t];
             if (++evals[p] > len) len = evals[p];
+            st->failures += !trials[t].result.ok;
         }
     for (int r = 0; r < np * 3; r++) runs[r].recommended = -1;
     best_so_far = malloc(sizeof *best_so_far * (size_t)np * (len ? len : 1));
@@ -67,17 +70,13 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     for (size_t q = 0; q < (size_t)np * (len ? len : 1); q++) best_so_far[q] = NAN;
     memset(evals, 0, sizeof *evals * (size_t)np);
     for (size_t t = 0; t < n; t++) {
-        const trial *tr = &trials[t];
-        if (strcmp(tr->strategy, st->name) != 0) continue;
+        const store_eval *tr = &trials[t];
+        if (strcmp(tr->run.strategy, st->name) != 0) continue;
         int p = pair_of[t];
-        run_trials *r = &runs[p * 3 + tr->fixed_position + 1];
-        if (tr->is_recommendation) {
-            r->recommended = tr->recommended;
-            continue;
-        }
+        run_trials *r = &runs[p * 3 + tr->run.fixed_position + 1];
         if (r->n == r->cap) {
             int cap = r->cap ? 2 * r->cap : 32;
-            const trial **grown = realloc(r->items, sizeof *grown * (size_t)cap);
+            const store_eval **grown = realloc(r->items, sizeof *grown * (size_t)cap);
             if (!grown) goto nomem;
             r->items = grown;
             r->cap = cap;
@@ -85,15 +84,21 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
         r->items[r->n++] = tr;
         // The pair's best validation gain seen so far, over all its runs.
         double prev = evals[p] ? best_so_far[(size_t)p * len + evals[p] - 1] : NAN;
-        double now = tr->ok && (isnan(prev) || tr->val_gain > prev) ? tr->val_gain : prev;
+        double now = tr->result.ok && (isnan(prev) || tr->result.val_gain > prev) ? tr->result.val_gain : prev;
         best_so_far[(size_t)p * len + evals[p]] = now;
         evals[p]++;
     }
+    for (size_t q = 0; q < n_recs; q++) {
+        const store_recommendation *rec = &recs[q];
+        if (strcmp(rec->run.strategy, st->name) != 0) continue;
+        int p = slot[rec->run.i * P + rec->run.j];
+        if (p >= 0) runs[p * 3 + rec->run.fixed_position + 1].recommended = rec->recommended;
+    }
     // The tuned pick per pair: the best (by val) of its runs' picks.
     for (int p = 0; p < np && k >= 0; p++) {
-        const trial *pick = NULL;
+        const store_eval *pick = NULL;
         for (int f = 0; f < 3; f++) {
-            const trial *c = run_pick(&runs[p * 3 + f]);
+            const store_eval *c = run_pick(&runs[p * 3 + f]);
             if (c && better(c, pick)) pick = c;
         }
         s->pairs[p].tuned[k].n = evals[p];
@@ -111,7 +116,7 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     if (!curve_n) goto nomem;
     for (int p = 0; p < np; p++) {
         if (!evals[p]) continue;
-        const trial *pick = k >= 0 ? s->pairs[p].tuned[k].best : s->pairs[p].grid.best;
+        const store_eval *pick = k >= 0 ? s->pairs[p].tuned[k].best : s->pairs[p].grid.best;
         pairs++;
         sum_evals += evals[p];
         double last = NAN;
@@ -124,29 +129,29 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
             }
         }
         if (!pick) continue;
-        sum_val += pick->val_gain;
-        sum_test += pick->test_gain;
-        const trial *g = s->pairs[p].grid.best;
+        sum_val += pick->result.val_gain;
+        sum_test += pick->result.test_gain;
+        const store_eval *g = s->pairs[p].grid.best;
         if (g) {
             with_grid++;
-            sum_rv += g->val_gain - pick->val_gain;
-            sum_rt += g->test_gain - pick->test_gain;
-            if (pick->val_gain >= g->val_gain - s->epsilon) within++;
+            sum_rv += g->result.val_gain - pick->result.val_gain;
+            sum_rt += g->result.test_gain - pick->result.test_gain;
+            if (pick->result.val_gain >= g->result.val_gain - s->epsilon) within++;
             for (int e = 0; e < evals[p]; e++) {
                 double v = best_so_far[(size_t)p * len + e];
-                if (!isnan(v) && v >= g->val_gain - s->epsilon) {
+                if (!isnan(v) && v >= g->result.val_gain - s->epsilon) {
                     sum_to += e + 1;
                     reached++;
                     break;
                 }
             }
         }
-        const trial *d = s->pairs[p].deflt.best;
+        const store_eval *d = s->pairs[p].deflt.best;
         if (d) {
-            sum_points += pick->test_gain - d->test_gain;
+            sum_points += pick->result.test_gain - d->result.test_gain;
             points_n++;
-            if (d->test_gain > 0) {
-                double ratio = pick->test_gain / d->test_gain;
+            if (d->result.test_gain > 0) {
+                double ratio = pick->result.test_gain / d->result.test_gain;
                 sum_ratio += ratio;
                 max_ratio = fmax(max_ratio, ratio);
                 ratios[ratio_n++] = ratio;
@@ -186,7 +191,8 @@ nomem:
     return kdt_fail(KDT_ERR_NOMEM, "out of memory computing the summary");
 }
 
-kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_config *cfg) {
+kdt_status summary_compute(summary *s, const store_eval *trials, size_t n, const store_recommendation *recs,
+                           size_t n_recs, const kdt_config *cfg) {
     memset(s, 0, sizeof *s);
     s->epsilon = cfg->tuner.epsilon;
     int P = cfg->federation.participants;
@@ -198,15 +204,15 @@ kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_
     }
     for (int q = 0; q < P * P; q++) slot[q] = -1;
     for (size_t t = 0; t < n; t++) {
-        const trial *tr = &trials[t];
-        if (tr->i < 0 || tr->j <= tr->i || tr->j >= P) {
+        const store_eval *tr = &trials[t];
+        if (tr->run.i < 0 || tr->run.j <= tr->run.i || tr->run.j >= P) {
             free(slot);
             free(pair_of);
             return kdt_fail(KDT_ERR_FORMAT, "trial %zu names pair (%d, %d), which does not exist "
                             "with %d participants: the journal belongs to another config", t + 1,
-                            tr->i, tr->j, P);
+                            tr->run.i, tr->run.j, P);
         }
-        slot[tr->i * P + tr->j] = 0;
+        slot[tr->run.i * P + tr->run.j] = 0;
     }
     for (int q = 0; q < P * P; q++)
         if (slot[q] == 0) slot[q] = s->n_pairs++;
@@ -225,34 +231,31 @@ kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_
     int fn[3] = {0}, fgrid[3] = {0};
     double fgsum[3] = {0};
     for (size_t t = 0; t < n; t++) {
-        const trial *tr = &trials[t];
-        pair_of[t] = slot[tr->i * P + tr->j];
+        const store_eval *tr = &trials[t];
+        pair_of[t] = slot[tr->run.i * P + tr->run.j];
         summary_pair *p = &s->pairs[pair_of[t]];
-        if (tr->is_recommendation && (strcmp(tr->strategy, "default") == 0 || strcmp(tr->strategy, "grid") == 0))
-            continue;
-        if (strcmp(tr->strategy, "default") == 0) {
+        if (strcmp(tr->run.strategy, "default") == 0) {
             s->has_default = true;
             pick_add(&p->best_untuned, tr);
             if (is_default_setting(tr, cfg)) pick_add(&p->deflt, tr);
-        } else if (strcmp(tr->strategy, "grid") == 0) {
+        } else if (strcmp(tr->run.strategy, "grid") == 0) {
             s->has_grid = true;
             pick_add(&p->grid, tr);
-            if (tr->position == POSITION_FORWARD || tr->position == POSITION_REVERSE)
-                pick_add(&p->grid_by_position[tr->position], tr);
-            p->grid_has_default |= tr->temperature == cfg->kd.temperature && tr->alpha == cfg->kd.alpha;
+            pick_add(&p->grid_by_position[tr->setting.position], tr);
+            p->grid_has_default |= tr->setting.temperature == cfg->kd.temperature && tr->setting.alpha == cfg->kd.alpha;
         } else {
             int k = 0;
-            while (k < s->n_strategies && strcmp(s->strategies[k].name, tr->strategy) != 0) k++;
+            while (k < s->n_strategies && strcmp(s->strategies[k].name, tr->run.strategy) != 0) k++;
             if (k == s->n_strategies) {
                 if (k == SUMMARY_MAX_STRATEGIES) continue;
-                snprintf(s->strategies[k].name, TRIAL_NAME_MAX, "%s", tr->strategy);
+                snprintf(s->strategies[k].name, STORE_NAME_MAX, "%s", tr->run.strategy);
                 s->n_strategies++;
             }
         }
-        if (!tr->is_recommendation && tr->ok && tr->transfer_set >= 0 && tr->transfer_set < 3) {
-            bool grid = strcmp(tr->strategy, "grid") == 0;
-            (grid ? fgsum : fsum)[tr->transfer_set] += tr->forgetting;
-            (grid ? fgrid : fn)[tr->transfer_set]++;
+        if (tr->result.ok) {
+            bool grid = strcmp(tr->run.strategy, "grid") == 0;
+            (grid ? fgsum : fsum)[tr->setting.transfer] += tr->result.forgetting;
+            (grid ? fgrid : fn)[tr->setting.transfer]++;
         }
     }
     // Forgetting: over the grid when there is one (an even design), else over every trial.
@@ -261,28 +264,28 @@ kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_
         s->forgetting_by_transfer[x] = mean_or_nan(s->has_grid ? fgsum[x] : fsum[x], s->forgetting_count[x]);
     }
     kdt_status st = KDT_OK;
-    snprintf(s->grid.name, TRIAL_NAME_MAX, "grid");
-    if (s->has_grid) st = compute_strategy(s, &s->grid, -1, trials, n, pair_of);
+    snprintf(s->grid.name, STORE_NAME_MAX, "grid");
+    if (s->has_grid) st = compute_strategy(s, &s->grid, -1, trials, n, recs, n_recs, pair_of, slot, P);
     for (int k = 0; k < s->n_strategies && !st; k++)
-        st = compute_strategy(s, &s->strategies[k], k, trials, n, pair_of);
+        st = compute_strategy(s, &s->strategies[k], k, trials, n, recs, n_recs, pair_of, slot, P);
     // Default means and the findings.
     double dv = 0, dt = 0, ut = 0, ue = 0;
     int dn = 0, un = 0, not_default = 0, gn = 0, matters = 0, posn = 0;
     for (int q = 0; q < s->n_pairs; q++) {
         summary_pair *p = &s->pairs[q];
-        if (p->deflt.best) dv += p->deflt.best->val_gain, dt += p->deflt.best->test_gain, dn++;
-        if (p->best_untuned.best) ut += p->best_untuned.best->test_gain, un++, ue += p->best_untuned.n;
+        if (p->deflt.best) dv += p->deflt.best->result.val_gain, dt += p->deflt.best->result.test_gain, dn++;
+        if (p->best_untuned.best) ut += p->best_untuned.best->result.test_gain, un++, ue += p->best_untuned.n;
         // Whether the grid's best is the default T and alpha means something only if the grid
         // holds them (in some transfer set and position).
-        const trial *g = p->grid.best;
+        const store_eval *g = p->grid.best;
         if (g && p->grid_has_default) {
             gn++;
-            not_default += g->temperature != cfg->kd.temperature || g->alpha != cfg->kd.alpha;
+            not_default += g->setting.temperature != cfg->kd.temperature || g->setting.alpha != cfg->kd.alpha;
         }
-        const trial *fwd = p->grid_by_position[POSITION_FORWARD].best, *rev = p->grid_by_position[POSITION_REVERSE].best;
+        const store_eval *fwd = p->grid_by_position[POSITION_FORWARD].best, *rev = p->grid_by_position[POSITION_REVERSE].best;
         if (fwd && rev) {
             posn++;
-            matters += fabs(fwd->test_gain - rev->test_gain) > 0.01;
+            matters += fabs(fwd->result.test_gain - rev->result.test_gain) > 0.01;
         }
     }
     s->default_mean_val = mean_or_nan(dv, dn);
@@ -370,18 +373,18 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
     for (int q = 0; q < s->n_pairs; q++) {
         const summary_pair *p = &s->pairs[q];
         json_t *o = json_pack("{s:[i,i]}", "pair", p->i, p->j);
-        json_object_set_new(o, "default_test_gain", num(p->deflt.best ? p->deflt.best->test_gain : NAN));
-        json_object_set_new(o, "grid_best_val_gain", num(p->grid.best ? p->grid.best->val_gain : NAN));
-        json_object_set_new(o, "grid_best_test_gain", num(p->grid.best ? p->grid.best->test_gain : NAN));
+        json_object_set_new(o, "default_test_gain", num(p->deflt.best ? p->deflt.best->result.test_gain : NAN));
+        json_object_set_new(o, "grid_best_val_gain", num(p->grid.best ? p->grid.best->result.val_gain : NAN));
+        json_object_set_new(o, "grid_best_test_gain", num(p->grid.best ? p->grid.best->result.test_gain : NAN));
         for (int pos = 0; pos < 2; pos++) {
-            const trial *b = p->grid_by_position[pos].best;
+            const store_eval *b = p->grid_by_position[pos].best;
             json_object_set_new(o, pos == POSITION_FORWARD ? "grid_best_forward_test_gain" : "grid_best_reverse_test_gain",
-                                num(b ? b->test_gain : NAN));
+                                num(b ? b->result.test_gain : NAN));
         }
         json_t *tuned_o = json_object();
         for (int k = 0; k < s->n_strategies; k++) {
-            const trial *t = p->tuned[k].best;
-            json_object_set_new(tuned_o, s->strategies[k].name, num(t ? t->test_gain : NAN));
+            const store_eval *t = p->tuned[k].best;
+            json_object_set_new(tuned_o, s->strategies[k].name, num(t ? t->result.test_gain : NAN));
         }
         json_object_set_new(o, "tuned_test_gain", tuned_o);
         json_array_append_new(pairs, o);

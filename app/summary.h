@@ -6,14 +6,14 @@
 #include <stdio.h>
 
 #include "app/config.h"
-#include "app/trial.h"
+#include "store/store.h"
 
 enum { SUMMARY_MAX_STRATEGIES = 16 };
 
 // A setting with its gains; `n` = 0 when there is none (e.g. no grid was run).
 typedef struct {
     int n;                          // evaluations behind it
-    const trial *best;              // the chosen trial (NULL when n = 0)
+    const store_eval *best;              // the chosen trial (NULL when n = 0)
 } summary_pick;
 
 typedef struct {
@@ -27,8 +27,9 @@ typedef struct {
 } summary_pair;
 
 typedef struct {
-    char name[TRIAL_NAME_MAX];
+    char name[STORE_NAME_MAX];
     int pairs;
+    int failures;                             // evaluations that failed (diverged), over all pairs
     double mean_evals, mean_val_gain, mean_test_gain;
     double mean_val_regret, mean_test_regret; // against the grid's best (NaN without grid)
     double frac_within_eps;                   // pairs whose tuned val gain is within epsilon
@@ -62,7 +63,8 @@ typedef struct {
 
 // Computes the summary of the trials (which must outlive it). Strategies appear in the order of
 // their first trial.
-kdt_status summary_compute(summary *s, const trial *trials, size_t n, const kdt_config *cfg);
+kdt_status summary_compute(summary *s, const store_eval *evals, size_t n, const store_recommendation *recs,
+                           size_t n_recs, const kdt_config *cfg);
 void summary_free(summary *s);
 
 kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const char *path);

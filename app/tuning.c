@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/check.h"
 #include "common/log.h"
 #include "common/rng.h"
 
@@ -119,9 +120,10 @@ static uint64_t tuner_seed(const kdt_config *cfg, const char *strategy, tuning_p
     return rng_next(&r);
 }
 
-static void run_key(char *out, size_t cap, const char *strategy, tuning_pair p, int fixed_position) {
-    if (fixed_position < 0) snprintf(out, cap, "%s/%d-%d", strategy, p.i, p.j);
-    else snprintf(out, cap, "%s/%d-%d/%s", strategy, p.i, p.j, config_choice_name("kd.position", fixed_position));
+static store_run make_run(const char *strategy, tuning_pair p, int fixed_position) {
+    store_run r = {.i = p.i, .j = p.j, .fixed_position = fixed_position};
+    KDT_SNPRINTF(r.strategy, sizeof r.strategy, "%s", strategy);
+    return r;
 }
 
 void tuning_progress_tick(tuning_progress *p) {
@@ -131,34 +133,35 @@ void tuning_progress_tick(tuning_progress *p) {
     pthread_mutex_unlock(&p->lock);
 }
 
+// The config's default setting on a pair in a transfer set and position.
+static store_setting default_setting(const kdt_config *cfg, tuning_pair p, kd_transfer transfer, kd_position position) {
+    return (store_setting){.i = p.i, .j = p.j, .position = position, .temperature = cfg->kd.temperature,
+                           .alpha = cfg->kd.alpha, .transfer = transfer, .method = KD_METHOD_KD, .fidelity = 1};
+}
+
 kdt_status tuning_default(evaluator *e, int worker, const kdt_config *cfg, tuning_pair p, tuning_progress *prog) {
-    char key[64];
-    run_key(key, sizeof key, "default", p, -1);
+    store_run run = make_run("default", p, -1);
     int index = 0;
-    for (int pos = 0; pos < 2; pos++)
-        for (int x = 0; x < 3; x++, index++) {
-            if (evaluator_has_line(e, key, index)) {
-                tuning_progress_tick(prog);
-                continue;
-            }
-            trial t = {.fixed_position = -1, .index = index};
-            snprintf(t.strategy, sizeof t.strategy, "default");
-            kdt_status s = evaluator_eval(e, worker, p.i, p.j, cfg->kd.temperature, cfg->kd.alpha, x, pos, &t);
-            if (!s) s = evaluator_append(e, &t, key);
+    for (int pos = 0; pos < KD_N_POSITIONS; pos++)
+        for (int x = 0; x < KD_N_TRANSFERS; x++, index++) {
+            store_setting set = default_setting(cfg, p, (kd_transfer)x, (kd_position)pos);
+            store_eval out;
+            kdt_status s = evaluator_eval(e, worker, &run, index, &set, &out);
             if (s) return s;
             tuning_progress_tick(prog);
         }
     return KDT_OK;
 }
 
-// Reads a point of a KD space back into a setting (categoricals by name, so that any subset of
+// A point of a KD space as a setting of pair p (categoricals by name, so that any subset of
 // transfer sets and positions works).
-static void point_setting(const tuner_space *s, const double *x, double *T, double *alpha,
-                          int *transfer, int *position) {
-    *T = x[P_TEMPERATURE];
-    *alpha = x[P_ALPHA];
-    *transfer = choice_of("kd.transfer_set", tuner_space_choice(s, P_TRANSFER, (size_t)x[P_TRANSFER]));
-    *position = choice_of("kd.position", tuner_space_choice(s, P_POSITION, (size_t)x[P_POSITION]));
+static store_setting point_setting(const tuner_space *s, const double *x, tuning_pair p) {
+    store_setting set = {.i = p.i, .j = p.j, .temperature = x[P_TEMPERATURE], .alpha = x[P_ALPHA],
+                         .method = KD_METHOD_KD, .fidelity = 1};
+    kdt_status st = kd_transfer_from_name(tuner_space_choice(s, P_TRANSFER, (size_t)x[P_TRANSFER]), &set.transfer);
+    st |= kd_position_from_name(tuner_space_choice(s, P_POSITION, (size_t)x[P_POSITION]), &set.position);
+    KDT_ASSERT(st == KDT_OK); // the space's choices are KD's names
+    return set;
 }
 
 // The index of choice `name` of categorical parameter i, or -1.
@@ -168,75 +171,66 @@ static double choice_index(const tuner_space *s, size_t i, const char *name) {
     return -1;
 }
 
-// Gives the tuner the run's lines that were in the journal when the evaluator read it.
-static kdt_status replay_journal(evaluator *e, tuner *tn, const char *key) {
-    const json_t *lines, *linenos;
-    evaluator_run_lines(e, key, &lines, &linenos);
-    size_t n = lines ? json_array_size(lines) : 0;
-    if (n == 0) return KDT_OK;
+// Gives the tuner the run's evaluations that the store holds (an interrupted run continues).
+static kdt_status replay(evaluator *e, tuner *tn, const store_run *run) {
+    store_eval *lines;
+    size_t n;
+    kdt_status s = store_run_evals(evaluator_store(e), run, &lines, &n);
+    if (s || n == 0) return s;
     const tuner_space *space = tuner_get_space(tn);
     double *xs = malloc(n * N_PARAMS * sizeof *xs);
     tuner_record *rec = malloc(n * sizeof *rec);
-    kdt_status s = xs && rec ? KDT_OK : kdt_fail(KDT_ERR_NOMEM, "out of memory replaying %s", key);
+    if (!xs || !rec) s = kdt_fail(KDT_ERR_NOMEM, "out of memory replaying a run");
     for (size_t k = 0; !s && k < n; k++) {
-        trial t;
-        size_t lineno = (size_t)json_integer_value(json_array_get(linenos, k));
-        if ((s = trial_from_json(json_array_get(lines, k), &t))) break;
+        const store_setting *set = &lines[k].setting;
         double *x = xs + k * N_PARAMS;
-        x[P_TEMPERATURE] = t.temperature, x[P_ALPHA] = t.alpha;
-        x[P_TRANSFER] = choice_index(space, P_TRANSFER, config_choice_name("kd.transfer_set", t.transfer_set));
-        x[P_POSITION] = choice_index(space, P_POSITION, config_choice_name("kd.position", t.position));
-        if (t.index != (int)k)
-            s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': evaluation %d where %zu was expected (lines "
-                         "lost or repeated)", evaluator_journal(e), lineno, key, t.index, k);
-        rec[k] = (tuner_record){x, t.ok ? t.val_gain : NAN};
+        x[P_TEMPERATURE] = set->temperature;
+        x[P_ALPHA] = set->alpha;
+        x[P_TRANSFER] = choice_index(space, P_TRANSFER, kd_transfer_name(set->transfer));
+        x[P_POSITION] = choice_index(space, P_POSITION, kd_position_name(set->position));
+        rec[k] = (tuner_record){x, lines[k].result.ok ? lines[k].result.val_gain : NAN};
     }
     if (!s && (s = tuner_replay(tn, rec, n))) {
-        size_t bad = tuner_n_told(tn);
-        s = kdt_fail_context(s, "%s:%zu: run '%s'", evaluator_journal(e),
-                             (size_t)json_integer_value(json_array_get(linenos, bad < n ? bad : n - 1)), key);
+        char key[96];
+        store_run_key(run, key, sizeof key);
+        s = kdt_fail_context(s, "%s: run %s, evaluation %zu", store_journal_path(evaluator_store(e)), key,
+                             tuner_n_told(tn));
     }
-    free(xs), free(rec);
+    free(xs);
+    free(rec);
+    free(lines);
     return s;
 }
 
 // The ask / evaluate / tell loop of one tuner; ends with the recommendation line.
-static kdt_status drive(evaluator *e, int worker, tuner *tn, const char *strategy, const char *key,
-                        tuning_pair p, int fixed_position, tuning_progress *prog) {
+static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *run, tuning_progress *prog) {
     const tuner_space *space = tuner_get_space(tn);
+    tuning_pair p = {run->i, run->j};
     double x[N_PARAMS];
     kdt_status s = KDT_OK;
-    for (size_t q = 0; q < tuner_n_told(tn); q++) tuning_progress_tick(prog); // replayed from the journal
+    for (size_t q = 0; q < tuner_n_told(tn); q++) tuning_progress_tick(prog); // replayed from the store
     while (!s && !tuner_done(tn)) {
         if ((s = tuner_ask(tn, x))) break;
-        double T, alpha;
-        int transfer, position;
-        point_setting(space, x, &T, &alpha, &transfer, &position);
-        trial t = {.fixed_position = fixed_position, .index = (int)tuner_n_told(tn)};
-        snprintf(t.strategy, sizeof t.strategy, "%s", strategy);
-        if ((s = evaluator_eval(e, worker, p.i, p.j, T, alpha, transfer, position, &t))) break;
-        // Threads append to the one journal at once: each line is one O_APPEND write.
-        if ((s = evaluator_append(e, &t, key))) break;
-        s = tuner_tell(tn, t.ok ? t.val_gain : NAN);
+        store_setting set = point_setting(space, x, p);
+        store_eval out;
+        if ((s = evaluator_eval(e, worker, run, (int)tuner_n_told(tn), &set, &out))) break;
+        // A failed evaluation is told as NaN: the tuner treats it as a failure, never a number.
+        s = tuner_tell(tn, out.result.ok ? out.result.val_gain : NAN);
         tuning_progress_tick(prog);
     }
     if (s || tuner_n_told(tn) == 0) return s;
     // The recommendation: the index of the recommended point among the told ones.
-    char rec_key[80];
-    snprintf(rec_key, sizeof rec_key, "%s/recommendation", key);
     int told = (int)tuner_n_told(tn);
-    if (evaluator_has_line(e, rec_key, told)) return KDT_OK;
+    if (store_has_recommendation(evaluator_store(e), run, told)) return KDT_OK;
     double best[N_PARAMS], value, hx[N_PARAMS], hv;
     if ((s = tuner_recommend(tn, best, &value))) return s;
-    trial rec = {.fixed_position = fixed_position, .index = told, .is_recommendation = true, .recommended = -1,
-                 .i = p.i, .j = p.j};
-    snprintf(rec.strategy, sizeof rec.strategy, "%s", strategy);
+    store_recommendation rec = {.run = *run, .evaluations = told, .recommended = -1};
     for (int q = 0; q < told && rec.recommended < 0; q++) {
         tuner_history(tn, (size_t)q, hx, &hv);
         if (memcmp(hx, best, sizeof best) == 0) rec.recommended = q;
     }
-    if (rec.recommended < 0) return kdt_fail(KDT_ERR_STATE, "%s: the recommended point is not among the evaluated ones", key);
-    return evaluator_append(e, &rec, rec_key);
+    KDT_ASSERT(rec.recommended >= 0); // tuner_recommend picks among the told points
+    return store_append_recommendation(evaluator_store(e), &rec);
 }
 
 static kdt_status default_point(const tuner_space *s, const kdt_config *cfg, double *x, bool *inside) {
@@ -283,22 +277,9 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         }
         if (!s && strategy == TUNER_GP && cfg->tuner.initial_points > 0)
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
-        char key[64];
-        run_key(key, sizeof key, name, p, fixed);
-        if (!s) s = replay_journal(e, tn, key);
-        if (!s) s = drive(e, worker, tn, name, key, p, fixed, prog);
-        if (!s) log_debug("%s: %zu evaluations", key, tuner_n_told(tn));
-        if (!s) {
-            double xb[N_PARAMS], vb;
-            if (tuner_recommend(tn, xb, &vb) == KDT_OK) {
-                double T, alpha;
-                int transfer, position;
-                point_setting(space, xb, &T, &alpha, &transfer, &position);
-                log_debug("%s: recommends T=%.3g alpha=%.3g %s %s (val gain %+.2f points)", key, T, alpha,
-                          config_choice_name("kd.transfer_set", transfer), config_choice_name("kd.position", position),
-                          100 * vb);
-            }
-        }
+        store_run run = make_run(name, p, fixed);
+        if (!s) s = replay(e, tn, &run);
+        if (!s) s = drive(e, worker, tn, &run, prog);
         tuner_destroy(tn);
         tuner_space_destroy(space);
         if (s) return s;
@@ -315,10 +296,9 @@ kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_p
     s = tuner_create(&tn, space, TUNER_GRID, TUNER_MAXIMIZE, (size_t)n, tuner_seed(cfg, "grid", p, -1));
     if (!s) s = tuner_set_grid_values(tn, "temperature", cfg->grid.temperatures.v, (size_t)cfg->grid.temperatures.n);
     if (!s) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
-    char key[64];
-    run_key(key, sizeof key, "grid", p, -1);
-    if (!s) s = replay_journal(e, tn, key);
-    if (!s) s = drive(e, worker, tn, "grid", key, p, -1, prog);
+    store_run run = make_run("grid", p, -1);
+    if (!s) s = replay(e, tn, &run);
+    if (!s) s = drive(e, worker, tn, &run, prog);
     tuner_destroy(tn);
     tuner_space_destroy(space);
     return s;

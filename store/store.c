@@ -391,9 +391,8 @@ static kdt_status append_line(store *s, char *line) {
     return st;
 }
 
-kdt_status store_append(store *s, const store_eval *e) {
-    store_eval copy = *e;
-    store_result *r = &copy.result;
+kdt_status store_append(store *s, store_eval *e) {
+    store_result *r = &e->result;
     // An ok result must be a number everywhere a tuner or a summary reads it.
     if (r->ok && !(isfinite(r->val_gain) && isfinite(r->test_gain) && isfinite(r->student_val_after) &&
                    isfinite(r->student_test_after))) {
@@ -402,10 +401,10 @@ kdt_status store_append(store *s, const store_eval *e) {
     }
     if (!r->ok)
         r->val_gain = r->test_gain = r->forgetting = r->student_val_after = r->student_test_after = NAN;
-    kdt_status st = append_line(s, store_format_eval(&copy, s->id));
+    kdt_status st = append_line(s, store_format_eval(e, s->id));
     if (st) return st;
     pthread_mutex_lock(&s->lock);
-    st = add_eval(s, &copy);
+    st = add_eval(s, e);
     pthread_mutex_unlock(&s->lock);
     return st;
 }

@@ -38,6 +38,10 @@ typedef struct {
     double fidelity;           // (0, 1]: the fraction of the transfer and validation sets; 1 = full
 } store_setting;
 
+// The student and the teacher of a setting.
+static inline int store_student(const store_setting *s) { return kd_student_of(s->i, s->j, s->position); }
+static inline int store_teacher(const store_setting *s) { return kd_teacher_of(s->i, s->j, s->position); }
+
 // What an evaluation measured. Accuracies and gains are fractions. A failed evaluation (a
 // diverged round) has ok = false, a reason and NaN metrics, and is never a number to a tuner.
 typedef struct {
@@ -104,8 +108,9 @@ bool store_lookup(store *s, const store_setting *set, store_result *out);
 bool store_has(store *s, const store_run *run, int index);
 
 // Appends an evaluation (durably: written and fsynced before return) and adds it to the cache and
-// the run index. A non-finite metric of an ok result is a programmer error.
-kdt_status store_append(store *s, const store_eval *e);
+// the run index. An ok result with a non-finite gain or accuracy is recorded (and left in *e) as
+// failed: a tuner never sees it as a number.
+kdt_status store_append(store *s, store_eval *e);
 kdt_status store_append_recommendation(store *s, const store_recommendation *r);
 
 // Whether a run's recommendation after `evaluations` evaluations is in the journal.

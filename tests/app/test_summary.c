@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,16 +14,15 @@
 #include "app/summary.h"
 #include "common/fs.h"
 
-static trial make(const char *strategy, int i, int j, int index, int recommended, double T,
-                  double alpha, int transfer, int position, double val, double test, double forget) {
-    trial t;
+static store_eval make(const char *strategy, int i, int j, int index, double T, double alpha, int transfer,
+                       int position, double val, double test, double forget) {
+    store_eval t;
     memset(&t, 0, sizeof t);
-    snprintf(t.strategy, sizeof t.strategy, "%s", strategy);
-    t.i = i, t.j = j, t.fixed_position = -1, t.index = index, t.recommended = recommended;
-    t.student = position == POSITION_FORWARD ? j : i;
-    t.teacher = position == POSITION_FORWARD ? i : j;
-    t.temperature = T, t.alpha = alpha, t.transfer_set = transfer, t.position = position;
-    t.ok = true, t.val_gain = val, t.test_gain = test, t.forgetting = forget;
+    snprintf(t.run.strategy, sizeof t.run.strategy, "%s", strategy);
+    t.run.i = i, t.run.j = j, t.run.fixed_position = -1, t.index = index;
+    t.setting = (store_setting){.i = i, .j = j, .position = (kd_position)position, .temperature = T, .alpha = alpha,
+                                .transfer = (kd_transfer)transfer, .fidelity = 1};
+    t.result.ok = true, t.result.val_gain = val, t.result.test_gain = test, t.result.forgetting = forget;
     return t;
 }
 
@@ -34,31 +34,30 @@ static void figures_of_a_small_run(void **state) {
     config_default(cfg);
     config_set(cfg, "federation.participants=3");
     enum { U = TRANSFER_UNLABELLED, S = TRANSFER_STUDENT_DATA, F = POSITION_FORWARD, R = POSITION_REVERSE };
-    trial t[] = {
+    store_eval t[] = {
         // pair (0, 1): default 1 point; best untuned (student_data, reverse) by val
-        make("default", 0, 1, 0, 0, 1.0, 0.5, U, F, 0.010, 0.010, 0.00),
-        make("default", 0, 1, 0, 0, 1.0, 0.5, S, R, 0.030, 0.020, 0.00),
+        make("default", 0, 1, 0, 1.0, 0.5, U, F, 0.010, 0.010, 0.00),
+        make("default", 0, 1, 0, 1.0, 0.5, S, R, 0.030, 0.020, 0.00),
         // pair (0, 1): grid best T=4, alpha=0.9 forward: val 5, test 4 points
-        make("grid", 0, 1, 0, 0, 1.0, 0.5, U, F, 0.010, 0.010, 0.02),
-        make("grid", 0, 1, 1, 1, 4.0, 0.9, U, F, 0.050, 0.040, 0.04),
-        make("grid", 0, 1, 2, 1, 4.0, 0.9, S, R, 0.020, 0.015, -0.02),
+        make("grid", 0, 1, 0, 1.0, 0.5, U, F, 0.010, 0.010, 0.02),
+        make("grid", 0, 1, 1, 4.0, 0.9, U, F, 0.050, 0.040, 0.04),
+        make("grid", 0, 1, 2, 4.0, 0.9, S, R, 0.020, 0.015, -0.02),
         // pair (0, 2): default 2 points; grid best is the default itself (val 3, test 3)
-        make("default", 0, 2, 0, 0, 1.0, 0.5, U, F, 0.020, 0.020, 0.00),
-        make("grid", 0, 2, 0, 0, 1.0, 0.5, U, F, 0.030, 0.030, 0.00),
-        make("grid", 0, 2, 1, 0, 8.0, 0.1, S, R, 0.025, 0.028, 0.00),
+        make("default", 0, 2, 0, 1.0, 0.5, U, F, 0.020, 0.020, 0.00),
+        make("grid", 0, 2, 0, 1.0, 0.5, U, F, 0.030, 0.030, 0.00),
+        make("grid", 0, 2, 1, 8.0, 0.1, S, R, 0.025, 0.028, 0.00),
         // gp on (0, 1): recommends index 1 (val 4.8, test 3.5), reached within eps=0.5 at 2
-        make("gp", 0, 1, 0, 0, 2.0, 0.7, U, F, 0.030, 0.020, 0.0),
-        make("gp", 0, 1, 1, 1, 3.5, 0.9, U, F, 0.048, 0.035, 0.0),
-        make("gp", 0, 1, 2, 1, 9.0, 0.2, U, F, 0.000, 0.000, 0.0),
+        make("gp", 0, 1, 0, 2.0, 0.7, U, F, 0.030, 0.020, 0.0),
+        make("gp", 0, 1, 1, 3.5, 0.9, U, F, 0.048, 0.035, 0.0),
+        make("gp", 0, 1, 2, 9.0, 0.2, U, F, 0.000, 0.000, 0.0),
         // gp on (0, 2): recommends index 0 (val 1, test 1), never within eps
-        make("gp", 0, 2, 0, 0, 1.5, 0.5, U, F, 0.010, 0.010, 0.0),
-        make("gp", 0, 1, 3, 1, 0, 0, 0, 0, 0, 0, 0), // the runs' recommendation lines
-        make("gp", 0, 2, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+        make("gp", 0, 2, 0, 1.5, 0.5, U, F, 0.010, 0.010, 0.0),
     };
-    t[12].is_recommendation = t[13].is_recommendation = true;
-    size_t n = sizeof t / sizeof t[0];
+    // The runs' recommendation lines.
+    store_recommendation rec[] = {{{"gp", 0, 1, -1}, 3, 1}, {{"gp", 0, 2, -1}, 1, 0}};
+    size_t n = sizeof t / sizeof t[0], n_rec = sizeof rec / sizeof rec[0];
     summary s;
-    assert_int_equal(summary_compute(&s, t, n, cfg), KDT_OK);
+    assert_int_equal(summary_compute(&s, t, n, rec, n_rec, cfg), KDT_OK);
     assert_int_equal(s.n_pairs, 2);
     NEAR(s.default_mean_test, (0.010 + 0.020) / 2);
     NEAR(s.best_untuned_mean_test, (0.020 + 0.020) / 2);
@@ -151,14 +150,14 @@ static void figures_of_a_small_run(void **state) {
 
     // With a default the grid does not hold, how often the grid's best is the default is unknown.
     config_set(cfg, "kd.temperature=3.0");
-    assert_int_equal(summary_compute(&s, t, n, cfg), KDT_OK);
+    assert_int_equal(summary_compute(&s, t, n, rec, n_rec, cfg), KDT_OK);
     assert_true(isnan(s.frac_grid_best_not_default));
     summary_free(&s);
     config_set(cfg, "kd.temperature=1.0");
 
     // A journal from another config (pair beyond the participants) is refused.
     config_set(cfg, "federation.participants=2");
-    assert_int_equal(summary_compute(&s, t, n, cfg), KDT_ERR_FORMAT);
+    assert_int_equal(summary_compute(&s, t, n, rec, n_rec, cfg), KDT_ERR_FORMAT);
     assert_non_null(strstr(kdt_errmsg(), "the journal belongs to another config"));
     free(cfg);
 }
