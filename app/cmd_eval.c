@@ -65,12 +65,12 @@ static int run(const cli_args *args) {
         store_setting set = {.i = i, .j = j, .position = (kd_position)cfg.kd.position,
                              .temperature = cfg.kd.temperature, .alpha = cfg.kd.alpha,
                              .transfer = (kd_transfer)cfg.kd.transfer_set, .method = KD_METHOD_KD, .fidelity = 1};
-        store_eval e = {.setting = set};
+        store_run run = {.strategy = "eval", .i = i, .j = j, .fixed_position = -1};
+        store_eval e = {.run = run, .setting = set};
         store *st = evaluator_store(p.eval);
         // A setting evaluated before (by any command) is printed as it is; a new one is recorded
         // as the next line of the pair's `eval` run.
         if (!store_lookup(st, &set, &e.result)) {
-            store_run run = {.strategy = "eval", .i = i, .j = j, .fixed_position = -1};
             store_eval *lines;
             size_t n;
             s = store_run_evals(st, &run, &lines, &n);

@@ -236,6 +236,7 @@ kdt_status summary_compute(summary *s, const store_eval *trials, size_t n, const
         summary_pair *p = &s->pairs[pair_of[t]];
         if (strcmp(tr->run.strategy, "default") == 0) {
             s->has_default = true;
+            s->default_failures += !tr->result.ok;
             pick_add(&p->best_untuned, tr);
             if (is_default_setting(tr, cfg)) pick_add(&p->deflt, tr);
         } else if (strcmp(tr->run.strategy, "grid") == 0) {
@@ -314,6 +315,7 @@ static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); 
 static json_t *strategy_json(const summary_strategy *st) {
     json_t *o = json_object();
     json_object_set_new(o, "pairs", json_integer(st->pairs));
+    json_object_set_new(o, "failed_evaluations", json_integer(st->failures));
     json_object_set_new(o, "mean_evaluations_per_pair", num(st->mean_evals));
     json_object_set_new(o, "mean_val_gain", num(st->mean_val_gain));
     json_object_set_new(o, "mean_test_gain", num(st->mean_test_gain));
@@ -347,6 +349,7 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
     json_object_set_new(d, "mean_val_gain", num(s->default_mean_val));
     json_object_set_new(d, "mean_test_gain", num(s->default_mean_test));
     json_object_set_new(d, "best_untuned_mean_test_gain", num(s->best_untuned_mean_test));
+    json_object_set_new(d, "failed_evaluations", json_integer(s->default_failures));
     json_object_set_new(root, "default", d);
     json_object_set_new(root, "grid", s->has_grid ? strategy_json(&s->grid) : json_null());
     json_t *strategies = json_object();
@@ -444,6 +447,14 @@ void summary_print_table(const summary *s, FILE *out) {
     for (int k = 0; k < s->n_strategies; k++) row(out, s->strategies[k].name, &s->strategies[k]);
     fprintf(out, "  (eps = %s points; untuned* = default T and alpha at the best transfer set and "
                  "position by validation)\n", eps);
+    int failed = s->default_failures + s->grid.failures;
+    for (int k = 0; k < s->n_strategies; k++) failed += s->strategies[k].failures;
+    if (failed) {
+        fprintf(out, "Failed evaluations (diverged: never counted as a gain): default %d", s->default_failures);
+        if (s->has_grid) fprintf(out, ", grid %d", s->grid.failures);
+        for (int k = 0; k < s->n_strategies; k++) fprintf(out, ", %s %d", s->strategies[k].name, s->strategies[k].failures);
+        fprintf(out, "\n");
+    }
     const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
     if (!isnan(s->frac_grid_best_not_default))
         fprintf(out, "Findings: %.0f%% of pairs have a grid-best T or alpha other than the default; ",

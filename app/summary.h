@@ -47,6 +47,7 @@ typedef struct {
     int n_pairs;
     summary_pair *pairs;
     bool has_default, has_grid;
+    int default_failures;             // failed evaluations of the default phase
     double default_mean_val, default_mean_test, best_untuned_mean_test;
     double untuned_evals;             // default evaluations per pair (positions x transfer sets)
     summary_strategy grid;            // the grid as a strategy (its curve follows journal order)

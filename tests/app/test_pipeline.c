@@ -348,6 +348,77 @@ static void same_results_with_two_workers(void **state) {
     json_decref(two);
 }
 
+static json_t *eval_line(const char *const *extra) {
+    char out[128];
+    snprintf(out, sizeof out, "/tmp/kdt_eval_%d.out", (int)getpid());
+    assert_int_equal(run("eval", extra, out), 0);
+    json_t *o = json_load_file(out, 0, NULL);
+    assert_non_null(o);
+    return o;
+}
+
+// Regression: in a run directory that holds results of kd.epochs=2, `eval kd.epochs=0` used to
+// print the old result. Now any changed KD training setting is another identity (a miss), and the
+// same setting again is a hit (no new line, the same output).
+static void kd_settings_are_part_of_the_identity(void **state) {
+    (void)state;
+    const char *base[] = {"--pair", "0,1", NULL}, *none[] = {"--pair", "0,1", "kd.epochs=0", NULL};
+    size_t n0, n1, n2;
+    json_t *a = eval_line(base);
+    json_decref(journal(&n0));
+    json_t *b = eval_line(none);
+    json_decref(journal(&n1));
+    assert_int_equal(n1, n0 + 1);
+    assert_true(jnum(b, "val_gain") == 0.0 && jnum(b, "test_gain") == 0.0); // no training: no change
+    assert_true(jnum(b, "student_val_after") == jnum(b, "student_val_before"));
+    assert_false(json_equal(a, b));
+    json_t *b2 = eval_line(none), *a2 = eval_line(base);
+    json_decref(journal(&n2));
+    assert_int_equal(n2, n1);
+    assert_true(json_equal(b, b2));
+    assert_true(json_equal(a, a2));
+    json_decref(a), json_decref(b), json_decref(a2), json_decref(b2);
+}
+
+// Regression: a diverging setting (kd.lr=10) used to be journaled without its metrics, and the
+// next command refused the journal. Now it is a failed evaluation that round-trips: `run`
+// completes, counts it, and `report` reads it back.
+static void failures_round_trip(void **state) {
+    (void)state;
+    char keep[64];
+    snprintf(keep, sizeof keep, "%s", dir);
+    snprintf(dir, sizeof dir, "%.40s_fail", keep);
+    const char *args[] = {"--pairs", "0-1", "tuner.strategies=[gp]", "kd.lr=10", "kd.epochs=5", NULL};
+    assert_int_equal(run("run", args, NULL), 0);
+    assert_int_equal(run("report", args + 2, NULL), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    json_t *sum = json_load_file(path, 0, NULL);
+    assert_non_null(sum);
+    json_int_t failed = json_integer_value(json_object_get(json_object_get(sum, "default"), "failed_evaluations")) +
+                        json_integer_value(json_object_get(json_object_get(sum, "grid"), "failed_evaluations"));
+    assert_true(failed > 0);
+    size_t n;
+    json_t *lines = journal(&n);
+    size_t failed_lines = 0;
+    for (size_t k = 0; k < n; k++) {
+        json_t *l = json_array_get(lines, k);
+        if (strcmp(json_string_value(json_object_get(l, "type")), "eval") != 0) continue;
+        if (strcmp(json_string_value(json_object_get(l, "status")), "failed") == 0) {
+            failed_lines++;
+            assert_true(json_is_null(json_object_get(l, "val_gain")));
+            assert_non_null(json_string_value(json_object_get(l, "reason")));
+        }
+    }
+    assert_true(failed_lines >= (size_t)failed);
+    json_decref(lines);
+    json_decref(sum);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(dir, sizeof dir, "%s", keep);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resume_after_kills),
@@ -356,6 +427,8 @@ int main(void) {
         cmocka_unit_test(summary_matches_the_journal),
         cmocka_unit_test(recommendations_read_back),
         cmocka_unit_test(same_results_with_two_workers),
+        cmocka_unit_test(kd_settings_are_part_of_the_identity),
+        cmocka_unit_test(failures_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
