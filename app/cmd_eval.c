@@ -62,9 +62,9 @@ static int run(const cli_args *args) {
     pipeline p;
     s = pipeline_open(&p, &(pipeline_request){&cfg, pair, false});
     if (!s) {
-        store_setting set = {.i = i, .j = j, .position = (kd_position)cfg.kd.position,
+        store_setting set = {.i = i, .j = j, .position = cfg.kd.position,
                              .temperature = cfg.kd.temperature, .alpha = cfg.kd.alpha,
-                             .transfer = (kd_transfer)cfg.kd.transfer_set, .method = KD_METHOD_KD, .fidelity = 1};
+                             .transfer = cfg.kd.transfer_set, .method = KD_METHOD_KD, .fidelity = 1};
         store_run run = {.strategy = "eval", .i = i, .j = j, .fixed_position = -1};
         store_eval e = {.run = run, .setting = set};
         store *st = evaluator_store(p.eval);

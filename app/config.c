@@ -87,43 +87,45 @@ static kdt_status fail_unknown_key(const source *src, const yaml_mark_t *mark, c
     return fail_at(src, mark, "unknown key '%s'; `kdtune validate --commented` lists every key", path);
 }
 
-static int choice_index(const char *choices, const char *name) {
-    int idx = 0;
-    size_t n = strlen(name);
-    for (const char *p = choices; *p; idx++) {
-        const char *bar = strchr(p, '|');
-        size_t len = bar ? (size_t)(bar - p) : strlen(p);
-        if (len == n && strncmp(p, name, n) == 0) return idx;
-        if (!bar) break;
-        p = bar + 1;
+// Every enum the parser fills is stored as an int.
+_Static_assert(sizeof(data_source) == sizeof(int) && sizeof(kd_transfer) == sizeof(int) &&
+               sizeof(tuner_strategy) == sizeof(int) && sizeof(model_arch) == sizeof(int),
+               "enums are stored as int");
+
+const char *config_labels_name(config_cifar100_labels l) {
+    static const char *const names[CONFIG_N_LABELS] = {"fine", "coarse"};
+    return (int)l >= 0 && l < CONFIG_N_LABELS ? names[l] : NULL;
+}
+const char *config_scale_name(config_scale s) {
+    static const char *const names[CONFIG_N_SCALES] = {"log", "linear"};
+    return (int)s >= 0 && s < CONFIG_N_SCALES ? names[s] : NULL;
+}
+
+static int choice_index(const cfg_key *k, const char *name) {
+    for (int v = 0; v < k->n_choices; v++) {
+        const char *c = k->choice(v);
+        if (c && strcmp(c, name) == 0) return v;
     }
     return -1;
 }
 
-// Copies choice number `idx` of "a|b|c" into buf.
-static const char *choice_name(const char *choices, int idx, char *buf, size_t cap) {
-    const char *p = choices;
-    for (int i = 0; i < idx && p; i++) {
-        p = strchr(p, '|');
-        if (p) p++;
+// "a|b|c": the allowed names of an enum key, for messages and comments.
+static void choice_list(const cfg_key *k, char *buf, size_t cap) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int v = 0; v < k->n_choices; v++) {
+        const char *c = k->choice(v);
+        if (!c) continue;
+        int n = snprintf(buf + used, cap - used, "%s%s", used ? "|" : "", c);
+        if (n < 0 || (size_t)n >= cap - used) break;
+        used += (size_t)n;
     }
-    if (!p) return "?";
-    const char *bar = strchr(p, '|');
-    size_t len = bar ? (size_t)(bar - p) : strlen(p);
-    if (len >= cap) len = cap - 1;
-    memcpy(buf, p, len);
-    buf[len] = '\0';
-    return buf;
 }
 
 const char *config_choice_name(const char *path, int value) {
-    // A ring of buffers, so that several names can appear in one printf.
-    static _Thread_local char ring[16][64];
-    static _Thread_local unsigned next;
     const cfg_key *k = key_find(path);
-    if (!k || !k->choices) return "?";
-    char *buf = ring[next++ % 16];
-    return choice_name(k->choices, value, buf, sizeof ring[0]);
+    const char *c = k && k->choice ? k->choice(value) : NULL;
+    return c ? c : "?";
 }
 
 // ---- typed values --------------------------------------------------------------------------------
@@ -166,27 +168,28 @@ static kdt_status parse_number(const source *src, const yaml_mark_t *mark, const
 
 static kdt_status parse_choice(const source *src, const yaml_mark_t *mark, const cfg_key *k,
                                const char *text, int *out) {
-    int idx = choice_index(k->choices, text);
+    int idx = choice_index(k, text);
     if (idx >= 0) {
         *out = idx;
         return KDT_OK;
     }
     // Suggest the closest choice.
-    char name[64], best[64] = "";
+    const char *best = NULL;
     size_t best_d = (size_t)-1;
-    for (int i = 0; choice_name(k->choices, i, name, sizeof name)[0] != '?'; i++) {
-        size_t d = text_edit_distance(text, name);
+    for (int v = 0; v < k->n_choices; v++) {
+        const char *c = k->choice(v);
+        size_t d = c ? text_edit_distance(text, c) : (size_t)-1;
         if (d < best_d) {
             best_d = d;
-            snprintf(best, sizeof best, "%s", name);
+            best = c;
         }
-        if (!strchr(k->choices, '|') || i > 32) break;
     }
-    if (best_d <= 3)
+    char all[256];
+    choice_list(k, all, sizeof all);
+    if (best && best_d <= 3)
         return fail_at(src, mark, "%s: unknown choice '%s' (did you mean '%s'?); expected one of %s",
-                       k->path, text, best, k->choices);
-    return fail_at(src, mark, "%s: unknown choice '%s'; expected one of %s", k->path, text,
-                   k->choices);
+                       k->path, text, best, all);
+    return fail_at(src, mark, "%s: unknown choice '%s'; expected one of %s", k->path, text, all);
 }
 
 static kdt_status parse_bool(const source *src, const yaml_mark_t *mark, const cfg_key *k,
@@ -459,10 +462,10 @@ void config_default(kdt_config *cfg) {
 
 // ---- relations between keys --------------------------------------------------------------------
 
-static bool has_duplicates(const cfg_ints *l) {
-    for (int i = 0; i < l->n; i++)
-        for (int j = i + 1; j < l->n; j++)
-            if (l->v[i] == l->v[j]) return true;
+static bool has_duplicates(const int *v, int n) {
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if (v[i] == v[j]) return true;
     return false;
 }
 
@@ -477,25 +480,27 @@ kdt_status config_check(const kdt_config *c) {
         return kdt_fail(KDT_ERR_CONFIG, "%s: space.temperature is [min, max] with min <= max", where);
     if (c->space.alpha.v[0] > c->space.alpha.v[1])
         return kdt_fail(KDT_ERR_CONFIG, "%s: space.alpha is [min, max] with min <= max", where);
-    const struct { const char *path; const cfg_ints *list; } sets[] = {
-        {"space.transfer_sets", &c->space.transfer_sets}, {"space.positions", &c->space.positions},
-        {"grid.transfer_sets", &c->grid.transfer_sets}, {"grid.positions", &c->grid.positions},
-        {"tuner.strategies", &c->tuner.strategies},
+    const struct { const char *path; const int *v; int n; } sets[] = {
+        {"space.transfer_sets", (const int *)c->space.transfer_sets.v, c->space.transfer_sets.n},
+        {"space.positions", (const int *)c->space.positions.v, c->space.positions.n},
+        {"grid.transfer_sets", (const int *)c->grid.transfer_sets.v, c->grid.transfer_sets.n},
+        {"grid.positions", (const int *)c->grid.positions.v, c->grid.positions.n},
+        {"tuner.strategies", (const int *)c->tuner.strategies.v, c->tuner.strategies.n},
     };
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
-        if (has_duplicates(sets[i].list))
+        if (has_duplicates(sets[i].v, sets[i].n))
             return kdt_fail(KDT_ERR_CONFIG, "%s: %s lists a value twice", where, sets[i].path);
     if (c->data.pool_size < p)
         return kdt_fail(KDT_ERR_CONFIG, "%s: data.pool_size (%d) is smaller than the number of "
                         "participants (%d)", where, c->data.pool_size, p);
-    if (c->partition.scheme == SCHEME_FROM_FILE && !c->partition.file[0])
+    if (c->partition.scheme == PARTITION_FROM_FILE && !c->partition.file[0])
         return kdt_fail(KDT_ERR_CONFIG, "%s: partition.scheme is from_file but partition.file is "
                         "empty; give the path of a saved partition/indices.bin", where);
-    if (c->data.source != SOURCE_SYNTHETIC && !c->data.path[0])
+    if (c->data.source != DATA_SYNTHETIC && !c->data.path[0])
         return kdt_fail(KDT_ERR_CONFIG, "%s: data.source is %s but data.path is empty; give the "
                         "directory holding its files", where,
                         config_choice_name("data.source", c->data.source));
-    if (c->data.source == SOURCE_SYNTHETIC &&
+    if (c->data.source == DATA_SYNTHETIC &&
         c->data.augment.crop_padding >= c->data.synthetic.image_size)
         return kdt_fail(KDT_ERR_CONFIG, "%s: data.augment.crop_padding (%d) must be smaller than "
                         "data.synthetic.image_size (%d)", where, c->data.augment.crop_padding,
@@ -507,20 +512,19 @@ kdt_status config_check(const kdt_config *c) {
 
 static void sb_value(strbuf *sb, const kdt_config *cfg, const cfg_key *k) {
     const void *f = cfield(cfg, k);
-    char name[64];
     switch (k->type) {
     case CFG_INT: sb_printf(sb, "%d", *(const int *)f); break;
     case CFG_FLOAT: sb_double(sb, *(const double *)f); break;
     case CFG_BOOL: sb_printf(sb, "%s", *(const bool *)f ? "true" : "false"); break;
     case CFG_STRING: sb_quoted(sb, (const char *)f); break;
-    case CFG_ENUM: sb_printf(sb, "%s", choice_name(k->choices, *(const int *)f, name, sizeof name)); break;
+    case CFG_ENUM: sb_printf(sb, "%s", config_choice_name(k->path, *(const int *)f)); break;
     case CFG_INT_LIST:
     case CFG_ENUM_LIST: {
         const cfg_ints *l = f;
         sb_printf(sb, "[");
         for (int i = 0; i < l->n; i++) {
             if (k->type == CFG_INT_LIST) sb_printf(sb, "%s%d", i ? ", " : "", l->v[i]);
-            else sb_printf(sb, "%s%s", i ? ", " : "", choice_name(k->choices, l->v[i], name, sizeof name));
+            else sb_printf(sb, "%s%s", i ? ", " : "", config_choice_name(k->path, l->v[i]));
         }
         sb_printf(sb, "]");
         break;
@@ -543,7 +547,12 @@ static void sb_domain(strbuf *sb, const cfg_key *k) {
     char lo[64], hi[64];
     switch (k->type) {
     case CFG_ENUM:
-    case CFG_ENUM_LIST: sb_printf(sb, " (%s)", k->choices); break;
+    case CFG_ENUM_LIST: {
+        char all[256];
+        choice_list(k, all, sizeof all);
+        sb_printf(sb, " (%s)", all);
+        break;
+    }
     case CFG_INT:
     case CFG_INT_LIST: sb_printf(sb, " [%.0f, %.0f]", k->min, k->max); break;
     case CFG_FLOAT:

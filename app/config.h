@@ -7,26 +7,30 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "data/partition.h"
+#include "data/splits.h"
+#include "kd/vocab.h"
+#include "model/model.h"
+#include "model/sgd.h"
+#include "tuner/tuner.h"
 
 enum { CFG_LIST_MAX = 64, CFG_STR_MAX = 512 };
 
 typedef struct { int n; double v[CFG_LIST_MAX]; } cfg_floats;
 typedef struct { int n; int v[CFG_LIST_MAX]; } cfg_ints;   // integers or enum choice indices
 
-// Enum choices, in the order of their names in the schema.
-typedef enum { SOURCE_SYNTHETIC, SOURCE_CIFAR10, SOURCE_CIFAR100, SOURCE_MNIST, SOURCE_FASHION_MNIST } cfg_source;
-typedef enum { LABELS_FINE, LABELS_COARSE } cfg_cifar100_labels;
-typedef enum { FLIP_AUTO, FLIP_ALWAYS, FLIP_NEVER } cfg_flip;
-typedef enum { SCHEME_IID, SCHEME_DIRICHLET, SCHEME_SHARDS, SCHEME_PATHOLOGICAL, SCHEME_FROM_FILE } cfg_scheme;
-typedef enum { ARCH_MLP, ARCH_CNN, ARCH_RESNET8, ARCH_RESNET20, ARCH_RESNET18 } cfg_arch;
-typedef enum { SCHEDULE_CONSTANT, SCHEDULE_STEP, SCHEDULE_COSINE } cfg_schedule;
-typedef enum { TRANSFER_UNLABELLED, TRANSFER_UNLABELLED_SELF, TRANSFER_STUDENT_DATA } cfg_transfer;
-typedef enum { POSITION_FORWARD, POSITION_REVERSE } cfg_position;
-typedef enum { SCALE_LOG, SCALE_LINEAR } cfg_scale;
-typedef enum {
-    STRATEGY_GP, STRATEGY_RANDOM, STRATEGY_BOBYQA, STRATEGY_COBYLA, STRATEGY_NELDERMEAD,
-    STRATEGY_SBPLX, STRATEGY_DIRECT_L
-} cfg_strategy;
+// A list of enum values; the parser stores them as int, which every enum here is.
+#define CFG_ENUM_LIST(type) struct { int n; type v[CFG_LIST_MAX]; }
+typedef CFG_ENUM_LIST(model_arch) cfg_archs;
+typedef CFG_ENUM_LIST(kd_transfer) cfg_transfers;
+typedef CFG_ENUM_LIST(kd_position) cfg_positions;
+typedef CFG_ENUM_LIST(tuner_strategy) cfg_strategies;
+
+// The config's own choices (every other enum belongs to the module that uses it).
+typedef enum { CONFIG_LABELS_FINE, CONFIG_LABELS_COARSE, CONFIG_N_LABELS } config_cifar100_labels;
+typedef enum { CONFIG_SCALE_LOG, CONFIG_SCALE_LINEAR, CONFIG_N_SCALES } config_scale;
+const char *config_labels_name(config_cifar100_labels l);
+const char *config_scale_name(config_scale s);
 
 typedef struct {
     double lr, momentum, weight_decay;
@@ -37,42 +41,44 @@ typedef struct {
 typedef struct {
     struct { char name[CFG_STR_MAX]; int seed, threads; } experiment;
     struct {
-        int source;                 // cfg_source
+        data_source source;
         char path[CFG_STR_MAX];
-        int cifar100_labels;        // cfg_cifar100_labels
+        config_cifar100_labels cifar100_labels;
         int pool_size, transfer_size, val_size, test_size;
         bool normalize;
         struct { int channels, image_size, classes; } synthetic;
-        struct { bool crop; int crop_padding, flip; } augment; // flip: cfg_flip
+        struct { bool crop; int crop_padding; data_flip flip; } augment;
     } data;
     struct {
-        int scheme;                 // cfg_scheme
+        partition_scheme scheme;
         double dirichlet_alpha;
         int min_partition_size, max_retries, num_shards_per_partition, num_classes_per_partition;
         char file[CFG_STR_MAX];
         int seed;
     } partition;
     struct { int participants; } federation;
-    struct { cfg_ints arch; cfg_ints mlp_hidden; } model; // arch: cfg_arch, one or one per participant
+    struct { cfg_archs arch; cfg_ints mlp_hidden; } model; // arch: one, or one per participant
     struct {
         cfg_sgd sgd;
-        int schedule;               // cfg_schedule
+        lr_kind schedule;
         int step_epochs;
         double gamma, warmup_epochs;
     } pretrain;
     struct {
         cfg_sgd sgd;
         double temperature, alpha;  // the default setting (untuned); `kdtune eval` uses it
-        int transfer_set, position; // cfg_transfer, cfg_position
+        kd_transfer transfer_set;
+        kd_position position;
     } kd;
     struct {
         cfg_floats temperature, alpha; // [min, max]; min == max fixes the value
-        int temperature_scale;         // cfg_scale
-        cfg_ints transfer_sets, positions;
+        config_scale temperature_scale;
+        cfg_transfers transfer_sets;
+        cfg_positions positions;
     } space;
-    struct { cfg_floats temperatures, alphas; cfg_ints transfer_sets, positions; } grid;
+    struct { cfg_floats temperatures, alphas; cfg_transfers transfer_sets; cfg_positions positions; } grid;
     struct {
-        cfg_ints strategies;           // cfg_strategy
+        cfg_strategies strategies;
         int budget, initial_points;
         bool ordered;
         double epsilon;
@@ -99,6 +105,6 @@ kdt_status config_check(const kdt_config *cfg);
 // preceded by its documentation. Returns a malloc'ed string.
 char *config_to_yaml(const kdt_config *cfg, bool commented);
 
-// The name of an enum value of the key at `path` (e.g. "kd.transfer_set", TRANSFER_STUDENT_DATA);
+// The name of an enum value of the key at `path` (e.g. "kd.transfer_set", KD_STUDENT_DATA);
 // "?" for a value out of range. The text stays valid for the next 15 calls on the same thread.
 const char *config_choice_name(const char *path, int value);

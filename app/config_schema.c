@@ -6,17 +6,52 @@
 #include <string.h>
 
 #include "app/config.h"
+#include "data/partition.h"
+#include "data/splits.h"
+#include "kd/vocab.h"
+#include "model/model.h"
+#include "model/sgd.h"
+#include "tuner/tuner.h"
 
 #define OFF(field) offsetof(kdt_config, field)
 #define BIG 1e9
-#define INT(p, f, d, lo, hi, doc) {p, CFG_INT, OFF(f), d, lo, hi, 0, 0, NULL, doc}
-#define FLT(p, f, d, lo, hi, doc) {p, CFG_FLOAT, OFF(f), d, lo, hi, 0, 0, NULL, doc}
-#define BOOL(p, f, d, doc) {p, CFG_BOOL, OFF(f), d, 0, 0, 0, 0, NULL, doc}
-#define STR(p, f, d, doc) {p, CFG_STRING, OFF(f), d, 0, 0, 0, 0, NULL, doc}
+#define INT(p, f, d, lo, hi, doc) {p, CFG_INT, OFF(f), d, lo, hi, 0, 0, NULL, 0, doc}
+#define FLT(p, f, d, lo, hi, doc) {p, CFG_FLOAT, OFF(f), d, lo, hi, 0, 0, NULL, 0, doc}
+#define BOOL(p, f, d, doc) {p, CFG_BOOL, OFF(f), d, 0, 0, 0, 0, NULL, 0, doc}
+#define STR(p, f, d, doc) {p, CFG_STRING, OFF(f), d, 0, 0, 0, 0, NULL, 0, doc}
 #define ENUM(p, f, d, ch, doc) {p, CFG_ENUM, OFF(f), d, 0, 0, 0, 0, ch, doc}
-#define INTS(p, f, d, lo, hi, nlo, nhi, doc) {p, CFG_INT_LIST, OFF(f), d, lo, hi, nlo, nhi, NULL, doc}
-#define FLTS(p, f, d, lo, hi, nlo, nhi, doc) {p, CFG_FLOAT_LIST, OFF(f), d, lo, hi, nlo, nhi, NULL, doc}
+#define INTS(p, f, d, lo, hi, nlo, nhi, doc) {p, CFG_INT_LIST, OFF(f), d, lo, hi, nlo, nhi, NULL, 0, doc}
+#define FLTS(p, f, d, lo, hi, nlo, nhi, doc) {p, CFG_FLOAT_LIST, OFF(f), d, lo, hi, nlo, nhi, NULL, 0, doc}
 #define ENUMS(p, f, d, ch, nlo, nhi, doc) {p, CFG_ENUM_LIST, OFF(f), d, 0, 0, nlo, nhi, ch, doc}
+
+// The names of each enum come from the module that owns it (one name table per enum); these
+// adapters give the schema one signature for all of them.
+#define NAMES(fn, type, count)                                                                     \
+    static const char *fn##_of(int v) { return v >= 0 && v < (count) ? fn((type)v) : NULL; }
+NAMES(data_source_name, data_source, DATA_N_SOURCES)
+NAMES(data_flip_name, data_flip, DATA_N_FLIPS)
+NAMES(partition_scheme_name, partition_scheme, PARTITION_N_SCHEMES)
+NAMES(model_arch_name, model_arch, MODEL_ARCH_COUNT)
+NAMES(lr_kind_name, lr_kind, LR_N_KINDS)
+NAMES(kd_transfer_name, kd_transfer, KD_N_TRANSFERS)
+NAMES(kd_position_name, kd_position, KD_N_POSITIONS)
+NAMES(config_labels_name, config_cifar100_labels, CONFIG_N_LABELS)
+NAMES(config_scale_name, config_scale, CONFIG_N_SCALES)
+// The grid is `kdtune grid`, not a tuning strategy.
+static const char *tuner_strategy_name_of(int v) {
+    return v > TUNER_GRID && v < TUNER_N_STRATEGIES ? tuner_strategy_name((tuner_strategy)v) : NULL;
+}
+#define CHOICES(fn, count) fn##_of, count
+#define SOURCES CHOICES(data_source_name, DATA_N_SOURCES)
+#define FLIPS CHOICES(data_flip_name, DATA_N_FLIPS)
+#define SCHEMES CHOICES(partition_scheme_name, PARTITION_N_SCHEMES)
+#define ARCHS CHOICES(model_arch_name, MODEL_ARCH_COUNT)
+#define SCHEDULES CHOICES(lr_kind_name, LR_N_KINDS)
+#define TRANSFERS CHOICES(kd_transfer_name, KD_N_TRANSFERS)
+#define POSITIONS CHOICES(kd_position_name, KD_N_POSITIONS)
+#define LABELS CHOICES(config_labels_name, CONFIG_N_LABELS)
+#define SCALES CHOICES(config_scale_name, CONFIG_N_SCALES)
+#define STRATEGIES CHOICES(tuner_strategy_name, TUNER_N_STRATEGIES)
 
 #define SGD(sec, d_epochs, d_batch, d_lr, d_wd, d_aug)                                                        \
     INT(#sec ".epochs", sec.sgd.epochs, d_epochs, 0, 10000, "passes over the training data"),         \
@@ -27,8 +62,6 @@
     FLT(#sec ".weight_decay", sec.sgd.weight_decay, d_wd, 0, 1, "L2 weight decay"),                   \
     BOOL(#sec ".augment", sec.sgd.augment, d_aug, "apply data.augment while training")
 
-#define TRANSFER_SETS "unlabelled|unlabelled_self|student_data"
-#define STRATEGIES "gp|random|bobyqa|cobyla|neldermead|sbplx|direct_l"
 
 const cfg_key config_schema[] = {
     STR("experiment.name", experiment.name, "default", "a name for the run, used in reports"),
@@ -37,10 +70,10 @@ const cfg_key config_schema[] = {
     INT("experiment.threads", experiment.threads, "0", 0, 1024,
         "threads for OpenBLAS and OpenMP; 0 = all cores (results do not depend on it)"),
 
-    ENUM("data.source", data.source, "synthetic", "synthetic|cifar10|cifar100|mnist|fashion_mnist",
+    ENUM("data.source", data.source, "synthetic", SOURCES,
          "dataset: synthetic (generated from the seed, no file needed) or a real one under data.path"),
     STR("data.path", data.path, "", "directory holding the dataset's files (not used by synthetic)"),
-    ENUM("data.cifar100_labels", data.cifar100_labels, "fine", "fine|coarse",
+    ENUM("data.cifar100_labels", data.cifar100_labels, "fine", LABELS,
          "CIFAR-100 labels: 100 fine classes or 20 coarse superclasses"),
     INT("data.pool_size", data.pool_size, "5000", 1, 10000000,
         "examples shared out among the participants"),
@@ -56,10 +89,10 @@ const cfg_key config_schema[] = {
     INT("data.synthetic.classes", data.synthetic.classes, "10", 2, 100, "synthetic class count"),
     BOOL("data.augment.crop", data.augment.crop, "true", "random crop after zero padding"),
     INT("data.augment.crop_padding", data.augment.crop_padding, "2", 0, 64, "padding of the random crop, in pixels"),
-    ENUM("data.augment.flip", data.augment.flip, "auto", "auto|always|never",
+    ENUM("data.augment.flip", data.augment.flip, "auto", FLIPS,
          "random horizontal flip; auto = off for digit datasets (mnist), on otherwise"),
 
-    ENUM("partition.scheme", partition.scheme, "dirichlet", "iid|dirichlet|shards|pathological|from_file",
+    ENUM("partition.scheme", partition.scheme, "dirichlet", SCHEMES,
          "how the pool is shared out among participants (names as in Flower and FedLab)"),
     FLT("partition.dirichlet_alpha", partition.dirichlet_alpha, "0.5", 1e-4, 1e6,
         "Dirichlet concentration: smaller = more skewed label distributions"),
@@ -76,12 +109,12 @@ const cfg_key config_schema[] = {
 
     INT("federation.participants", federation.participants, "10", 2, CFG_LIST_MAX, "number of participants"),
 
-    ENUMS("model.arch", model.arch, "[mlp]", "mlp|cnn|resnet8|resnet20|resnet18", 1, CFG_LIST_MAX,
+    ENUMS("model.arch", model.arch, "[mlp]", ARCHS, 1, CFG_LIST_MAX,
           "architecture: one for all participants, or one per participant"),
     INTS("model.mlp_hidden", model.mlp_hidden, "[128]", 1, 65536, 0, 16, "hidden layer sizes of mlp"),
 
     SGD(pretrain, "30", "64", "0.05", "0.0005", "false"),
-    ENUM("pretrain.schedule", pretrain.schedule, "cosine", "constant|step|cosine", "learning-rate schedule"),
+    ENUM("pretrain.schedule", pretrain.schedule, "cosine", SCHEDULES, "learning-rate schedule"),
     INT("pretrain.step_epochs", pretrain.step_epochs, "30", 1, 100000, "step: epochs between decays"),
     FLT("pretrain.gamma", pretrain.gamma, "0.1", 0, 1, "step: learning-rate factor at each decay"),
     FLT("pretrain.warmup_epochs", pretrain.warmup_epochs, "0.0", 0, 1000, "linear warm-up length"),
@@ -90,19 +123,19 @@ const cfg_key config_schema[] = {
     FLT("kd.temperature", kd.temperature, "1.0", 0.01, 1000,
         "default setting: softmax temperature T (kdtune eval uses it; tuned gains are compared with it)"),
     FLT("kd.alpha", kd.alpha, "0.5", 0, 1, "default setting: weight of the teacher's soft term"),
-    ENUM("kd.transfer_set", kd.transfer_set, "unlabelled", TRANSFER_SETS,
+    ENUM("kd.transfer_set", kd.transfer_set, "unlabelled", TRANSFERS,
          "default setting: what the student learns on"),
-    ENUM("kd.position", kd.position, "forward", "forward|reverse",
+    ENUM("kd.position", kd.position, "forward", POSITIONS,
          "default setting: forward = i teaches j (i < j), reverse = j teaches i"),
 
     FLTS("space.temperature", space.temperature, "[1.0, 20.0]", 0.01, 1000, 2, 2,
          "tuned temperature range [min, max]; min = max fixes it"),
-    ENUM("space.temperature_scale", space.temperature_scale, "log", "log|linear",
+    ENUM("space.temperature_scale", space.temperature_scale, "log", SCALES,
          "scale on which the tuner searches the temperature"),
     FLTS("space.alpha", space.alpha, "[0.0, 1.0]", 0, 1, 2, 2, "tuned alpha range [min, max]"),
     ENUMS("space.transfer_sets", space.transfer_sets, "[unlabelled, unlabelled_self, student_data]",
-          TRANSFER_SETS, 1, 3, "transfer sets the tuner chooses from"),
-    ENUMS("space.positions", space.positions, "[forward, reverse]", "forward|reverse", 1, 2,
+          TRANSFERS, 1, 3, "transfer sets the tuner chooses from"),
+    ENUMS("space.positions", space.positions, "[forward, reverse]", POSITIONS, 1, 2,
           "positions the tuner chooses from"),
 
     FLTS("grid.temperatures", grid.temperatures, "[1.0, 2.0, 4.0, 8.0, 16.0]", 0.01, 1000, 1,
@@ -110,8 +143,8 @@ const cfg_key config_schema[] = {
     FLTS("grid.alphas", grid.alphas, "[0.0, 0.25, 0.5, 0.75, 1.0]", 0, 1, 1, CFG_LIST_MAX,
          "grid: alphas"),
     ENUMS("grid.transfer_sets", grid.transfer_sets, "[unlabelled, unlabelled_self, student_data]",
-          TRANSFER_SETS, 1, 3, "grid: transfer sets"),
-    ENUMS("grid.positions", grid.positions, "[forward, reverse]", "forward|reverse", 1, 2,
+          TRANSFERS, 1, 3, "grid: transfer sets"),
+    ENUMS("grid.positions", grid.positions, "[forward, reverse]", POSITIONS, 1, 2,
           "grid: positions"),
 
     ENUMS("tuner.strategies", tuner.strategies, "[gp, random, bobyqa]", STRATEGIES, 0, 7,

@@ -14,7 +14,9 @@ typedef struct {
     const char *def;     // default, parsed like any override: "1.0", "[1, 2, 4]", "cnn"
     double min, max;     // numbers: the value's range (each element's, for lists)
     int min_len, max_len; // lists: allowed lengths
-    const char *choices; // enums: "a|b|c", in the order of the C enum
+    const char *(*choice)(int value); // enums: the owning module's name of a value (NULL: not
+                                      // allowed here), for values in [0, n_choices)
+    int n_choices;
     const char *doc;     // one line for the commented YAML
 } cfg_key;
 

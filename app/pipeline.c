@@ -62,11 +62,7 @@ kdt_status pipeline_parse_strategies(const char *list, pipeline_phases *out) {
 
 void pipeline_config_strategies(const kdt_config *cfg, pipeline_phases *out) {
     out->n_strategies = 0;
-    for (int k = 0; k < cfg->tuner.strategies.n; k++) {
-        tuner_strategy s;
-        if (tuner_strategy_from_name(config_choice_name("tuner.strategies", cfg->tuner.strategies.v[k]), &s) == KDT_OK)
-            out->strategies[out->n_strategies++] = s;
-    }
+    for (int k = 0; k < cfg->tuner.strategies.n; k++) out->strategies[out->n_strategies++] = cfg->tuner.strategies.v[k];
 }
 
 kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {

@@ -28,8 +28,8 @@ static void gains(strbuf *sb, const char *name, const store_eval *t) {
     sb_printf(sb, ", alpha: ");
     sb_double(sb, t->setting.alpha);
     sb_printf(sb, ", transfer_set: %s, position: %s}\n",
-              config_choice_name("kd.transfer_set", t->setting.transfer),
-              config_choice_name("kd.position", t->setting.position));
+              kd_transfer_name(t->setting.transfer),
+              kd_position_name(t->setting.position));
 }
 
 kdt_status recommend_write(const summary *s, const kdt_config *cfg, const char *path) {
@@ -45,8 +45,8 @@ kdt_status recommend_write(const summary *s, const kdt_config *cfg, const char *
     sb_printf(&sb, "\n  alpha: ");
     sb_double(&sb, cfg->kd.alpha);
     sb_printf(&sb, "\n  transfer_set: %s\n  position: %s\npairs:\n",
-              config_choice_name("kd.transfer_set", cfg->kd.transfer_set),
-              config_choice_name("kd.position", cfg->kd.position));
+              kd_transfer_name(cfg->kd.transfer_set),
+              kd_position_name(cfg->kd.position));
     for (int q = 0; q < s->n_pairs; q++) {
         const summary_pair *p = &s->pairs[q];
         // Candidates: each strategy's recommendation, the grid's best, the best untuned setting.
@@ -71,8 +71,8 @@ kdt_status recommend_write(const summary *s, const kdt_config *cfg, const char *
         sb_double(&sb, best->setting.alpha);
         sb_printf(&sb, "\n    transfer_set: %s\n    position: %s\n    strategy: %s\n"
                        "    evaluations: %d\n    val_gain: ",
-                  config_choice_name("kd.transfer_set", best->setting.transfer),
-                  config_choice_name("kd.position", best->setting.position), from, evals);
+                  kd_transfer_name(best->setting.transfer),
+                  kd_position_name(best->setting.position), from, evals);
         sb_double(&sb, best->result.val_gain);
         sb_printf(&sb, "\n    test_gain: ");
         sb_double(&sb, best->result.test_gain);

@@ -14,7 +14,7 @@
 #include "common/log.h"
 #include "common/strbuf.h"
 
-static const char *transfer_name(int x) { return config_choice_name("kd.transfer_set", x); }
+static const char *transfer_name(int x) { return kd_transfer_name(x); }
 
 static void md_points(strbuf *sb, double x) {
     if (isnan(x)) sb_printf(sb, " - |");
@@ -151,14 +151,14 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
     sb_printf(&sb, "# kdtune report: %s\n\n", cfg->experiment.name);
     sb_printf(&sb, "%d participants (%s), data `%s`, partition `%s`, seed %d. Objective: validation gain "
                    "of the student; figures below are test gains in accuracy points unless said.\n\n",
-              cfg->federation.participants, config_choice_name("model.arch", cfg->model.arch.v[0]),
-              config_choice_name("data.source", cfg->data.source),
-              config_choice_name("partition.scheme", cfg->partition.scheme), cfg->experiment.seed);
+              cfg->federation.participants, model_arch_name(cfg->model.arch.v[0]),
+              data_source_name(cfg->data.source),
+              partition_scheme_name(cfg->partition.scheme), cfg->experiment.seed);
     sb_printf(&sb, "## Default, grid and tuners\n\n| strategy | pairs | evals/pair | test gain | val regret "
                    "| test regret | within eps | evals to eps |\n|---|---|---|---|---|---|---|---|\n");
     if (s->has_default) {
         sb_printf(&sb, "| default (T=%g, alpha=%g, %s, %s) | %d | 1 |", cfg->kd.temperature, cfg->kd.alpha,
-                  transfer_name(cfg->kd.transfer_set), config_choice_name("kd.position", cfg->kd.position),
+                  transfer_name(cfg->kd.transfer_set), kd_position_name(cfg->kd.position),
                   s->n_pairs);
         md_points(&sb, s->default_mean_test);
         sb_printf(&sb, " | | | |\n| best untuned (default T and alpha, best transfer set and position) | %d | %.1f |",

@@ -62,9 +62,9 @@ kdt_status setup_check_run_dir(const kdt_config *cfg, const char *run_dir) {
 
 static void data_spec_from(data_spec *d, const kdt_config *cfg) {
     data_spec_default(d);
-    d->source = (data_source)cfg->data.source;
+    d->source = cfg->data.source;
     d->path = cfg->data.path;
-    d->cifar100_coarse = cfg->data.cifar100_labels == LABELS_COARSE;
+    d->cifar100_coarse = cfg->data.cifar100_labels == CONFIG_LABELS_COARSE;
     d->pool_size = cfg->data.pool_size;
     d->transfer_size = cfg->data.transfer_size;
     d->val_size = cfg->data.val_size;
@@ -78,7 +78,7 @@ static void data_spec_from(data_spec *d, const kdt_config *cfg) {
 
 static void partition_spec_from(partition_spec *p, const kdt_config *cfg) {
     partition_spec_default(p);
-    p->scheme = (partition_scheme)cfg->partition.scheme;
+    p->scheme = cfg->partition.scheme;
     p->participants = cfg->federation.participants;
     p->dirichlet_alpha = cfg->partition.dirichlet_alpha;
     p->min_partition_size = cfg->partition.min_partition_size;
@@ -126,7 +126,7 @@ kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
     if ((st = partition_save(&s->part, pool, dir))) return st;
     if (print) partition_print_table(stdout, &s->part, pool);
     log_info("partition: %s, label skew %.3f (mean total-variation distance from the pool), saved in %s",
-             config_choice_name("partition.scheme", cfg->partition.scheme),
+             partition_scheme_name(cfg->partition.scheme),
              partition_label_skew(&s->part, pool), dir);
     return KDT_OK;
 }
@@ -140,7 +140,7 @@ kdt_status setup_federation(setup *s, const kdt_config *cfg, int workers) {
     for (int c = 0; c < P; c++) {
         model_spec *m = &s->specs[c];
         memset(m, 0, sizeof *m);
-        m->arch = (model_arch)cfg->model.arch.v[cfg->model.arch.n == 1 ? 0 : c];
+        m->arch = cfg->model.arch.v[cfg->model.arch.n == 1 ? 0 : c];
         m->in_c = pool->c;
         m->in_h = pool->h;
         m->in_w = pool->w;
@@ -159,14 +159,14 @@ kdt_status setup_federation(setup *s, const kdt_config *cfg, int workers) {
         .pretrain = {.sgd = {cfg->pretrain.sgd.lr, cfg->pretrain.sgd.momentum, cfg->pretrain.sgd.weight_decay,
                              cfg->pretrain.sgd.epochs, cfg->pretrain.sgd.batch_size, cfg->pretrain.sgd.nesterov,
                              cfg->pretrain.sgd.augment},
-                     .schedule = (lr_kind)cfg->pretrain.schedule,
+                     .schedule = cfg->pretrain.schedule,
                      .step_epochs = cfg->pretrain.step_epochs,
                      .gamma = cfg->pretrain.gamma,
                      .warmup_epochs = cfg->pretrain.warmup_epochs},
         .kd = {cfg->kd.sgd.lr, cfg->kd.sgd.momentum, cfg->kd.sgd.weight_decay, cfg->kd.sgd.epochs,
                cfg->kd.sgd.batch_size, cfg->kd.sgd.nesterov, cfg->kd.sgd.augment},
         .augment = {cfg->data.augment.crop, cfg->data.augment.crop_padding,
-                    data_flip_resolve((data_flip)cfg->data.augment.flip, (data_source)cfg->data.source)},
+                    data_flip_resolve(cfg->data.augment.flip, cfg->data.source)},
         .seed = (uint64_t)cfg->experiment.seed,
         .checkpoint_dir = ckpt,
         .workers = workers,

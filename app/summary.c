@@ -19,7 +19,7 @@ static void pick_add(summary_pick *p, const store_eval *t) {
 
 static bool is_default_setting(const store_eval *t, const kdt_config *cfg) {
     return t->setting.temperature == cfg->kd.temperature && t->setting.alpha == cfg->kd.alpha &&
-           (int)t->setting.transfer == cfg->kd.transfer_set && (int)t->setting.position == cfg->kd.position;
+           t->setting.transfer == cfg->kd.transfer_set && t->setting.position == cfg->kd.position;
 }
 
 static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
@@ -283,7 +283,7 @@ kdt_status summary_compute(summary *s, const store_eval *trials, size_t n, const
             gn++;
             not_default += g->setting.temperature != cfg->kd.temperature || g->setting.alpha != cfg->kd.alpha;
         }
-        const store_eval *fwd = p->grid_by_position[POSITION_FORWARD].best, *rev = p->grid_by_position[POSITION_REVERSE].best;
+        const store_eval *fwd = p->grid_by_position[KD_FORWARD].best, *rev = p->grid_by_position[KD_REVERSE].best;
         if (fwd && rev) {
             posn++;
             matters += fabs(fwd->result.test_gain - rev->result.test_gain) > 0.01;
@@ -344,8 +344,8 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
     json_t *d = json_object();
     json_object_set_new(d, "temperature", json_real(cfg->kd.temperature));
     json_object_set_new(d, "alpha", json_real(cfg->kd.alpha));
-    json_object_set_new(d, "transfer_set", json_string(config_choice_name("kd.transfer_set", cfg->kd.transfer_set)));
-    json_object_set_new(d, "position", json_string(config_choice_name("kd.position", cfg->kd.position)));
+    json_object_set_new(d, "transfer_set", json_string(kd_transfer_name(cfg->kd.transfer_set)));
+    json_object_set_new(d, "position", json_string(kd_position_name(cfg->kd.position)));
     json_object_set_new(d, "mean_val_gain", num(s->default_mean_val));
     json_object_set_new(d, "mean_test_gain", num(s->default_mean_test));
     json_object_set_new(d, "best_untuned_mean_test_gain", num(s->best_untuned_mean_test));
@@ -367,7 +367,7 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
     json_object_set_new(f, "improvement_points_mean", num(tuned ? tuned->improvement_points_mean : NAN));
     json_t *forget = json_object();
     for (int x = 0; x < 3; x++)
-        json_object_set_new(forget, config_choice_name("kd.transfer_set", x), num(s->forgetting_by_transfer[x]));
+        json_object_set_new(forget, kd_transfer_name(x), num(s->forgetting_by_transfer[x]));
     json_object_set_new(f, "mean_forgetting_by_transfer_set", forget);
     json_object_set_new(f, "fraction_position_matters", num(s->frac_position_matters));
     json_object_set_new(f, "position_threshold", json_real(0.01));
@@ -381,7 +381,7 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
         json_object_set_new(o, "grid_best_test_gain", num(p->grid.best ? p->grid.best->result.test_gain : NAN));
         for (int pos = 0; pos < 2; pos++) {
             const store_eval *b = p->grid_by_position[pos].best;
-            json_object_set_new(o, pos == POSITION_FORWARD ? "grid_best_forward_test_gain" : "grid_best_reverse_test_gain",
+            json_object_set_new(o, pos == KD_FORWARD ? "grid_best_forward_test_gain" : "grid_best_reverse_test_gain",
                                 num(b ? b->result.test_gain : NAN));
         }
         json_t *tuned_o = json_object();

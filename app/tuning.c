@@ -40,12 +40,6 @@ kdt_status tuning_parse_pairs(const char *spec, int participants, tuning_pair *p
     return KDT_OK;
 }
 
-static int choice_of(const char *cfg_path, const char *name) {
-    for (int c = 0; c < 8; c++)
-        if (strcmp(config_choice_name(cfg_path, c), name) == 0) return c;
-    return -1;
-}
-
 // Adds a continuous parameter on [lo, hi], fixed when lo == hi.
 static kdt_status add_range(tuner_space *s, const char *name, double lo, double hi, bool log_scale) {
     if (lo == hi) {
@@ -55,14 +49,19 @@ static kdt_status add_range(tuner_space *s, const char *name, double lo, double 
     return tuner_space_add_continuous(s, name, lo, hi, log_scale);
 }
 
-static kdt_status add_choices(tuner_space *s, const char *name, const char *cfg_path, const cfg_ints *list) {
-    char names[8][32];
-    const char *ptrs[8];
-    for (int c = 0; c < list->n; c++) {
-        snprintf(names[c], sizeof names[c], "%s", config_choice_name(cfg_path, list->v[c]));
-        ptrs[c] = names[c];
-    }
-    return tuner_space_add_categorical(s, name, ptrs, (size_t)list->n);
+// The categoricals take KD's own names, so a point reads back into a setting by name.
+static kdt_status add_transfers(tuner_space *s, const cfg_transfers *list) {
+    const char *names[KD_N_TRANSFERS];
+    KDT_ASSERT(list->n <= KD_N_TRANSFERS);
+    for (int c = 0; c < list->n; c++) names[c] = kd_transfer_name(list->v[c]);
+    return tuner_space_add_categorical(s, "transfer_set", names, (size_t)list->n);
+}
+
+static kdt_status add_positions(tuner_space *s, const cfg_positions *list) {
+    const char *names[KD_N_POSITIONS];
+    KDT_ASSERT(list->n <= KD_N_POSITIONS);
+    for (int c = 0; c < list->n; c++) names[c] = kd_position_name(list->v[c]);
+    return tuner_space_add_categorical(s, "position", names, (size_t)list->n);
 }
 
 kdt_status tuning_space_create(tuner_space **out, const kdt_config *cfg, int fixed_position) {
@@ -70,14 +69,14 @@ kdt_status tuning_space_create(tuner_space **out, const kdt_config *cfg, int fix
     kdt_status st = tuner_space_create(&s);
     if (st) return st;
     st = add_range(s, "temperature", cfg->space.temperature.v[0], cfg->space.temperature.v[1],
-                   cfg->space.temperature_scale == SCALE_LOG);
+                   cfg->space.temperature_scale == CONFIG_SCALE_LOG);
     if (!st) st = add_range(s, "alpha", cfg->space.alpha.v[0], cfg->space.alpha.v[1], false);
-    if (!st) st = add_choices(s, "transfer_set", "kd.transfer_set", &cfg->space.transfer_sets);
+    if (!st) st = add_transfers(s, &cfg->space.transfer_sets);
     if (fixed_position >= 0) {
-        cfg_ints one = {1, {fixed_position}};
-        if (!st) st = add_choices(s, "position", "kd.position", &one);
+        cfg_positions one = {1, {(kd_position)fixed_position}};
+        if (!st) st = add_positions(s, &one);
     } else if (!st) {
-        st = add_choices(s, "position", "kd.position", &cfg->space.positions);
+        st = add_positions(s, &cfg->space.positions);
     }
     if (st) {
         tuner_space_destroy(s);
@@ -98,8 +97,8 @@ static kdt_status grid_space_create(tuner_space **out, const kdt_config *cfg) {
     for (int q = 1; q < A->n; q++) alo = fmin(alo, A->v[q]), ahi = fmax(ahi, A->v[q]);
     st = add_range(s, "temperature", tlo, thi, false);
     if (!st) st = add_range(s, "alpha", alo, ahi, false);
-    if (!st) st = add_choices(s, "transfer_set", "kd.transfer_set", &cfg->grid.transfer_sets);
-    if (!st) st = add_choices(s, "position", "kd.position", &cfg->grid.positions);
+    if (!st) st = add_transfers(s, &cfg->grid.transfer_sets);
+    if (!st) st = add_positions(s, &cfg->grid.positions);
     if (st) {
         tuner_space_destroy(s);
         return st;
@@ -108,7 +107,7 @@ static kdt_status grid_space_create(tuner_space **out, const kdt_config *cfg) {
     return KDT_OK;
 }
 
-int tuning_default_size(void) { return 6; }
+int tuning_default_size(void) { return KD_N_TRANSFERS * KD_N_POSITIONS; }
 
 int tuning_grid_size(const kdt_config *cfg) {
     return cfg->grid.temperatures.n * cfg->grid.alphas.n * cfg->grid.transfer_sets.n * cfg->grid.positions.n;
@@ -236,11 +235,8 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *ru
 static kdt_status default_point(const tuner_space *s, const kdt_config *cfg, double *x, bool *inside) {
     x[P_TEMPERATURE] = cfg->kd.temperature;
     x[P_ALPHA] = cfg->kd.alpha;
-    x[P_TRANSFER] = x[P_POSITION] = -1;
-    for (size_t c = 0; c < tuner_space_n_choices(s, P_TRANSFER); c++)
-        if (choice_of("kd.transfer_set", tuner_space_choice(s, P_TRANSFER, c)) == cfg->kd.transfer_set) x[P_TRANSFER] = (double)c;
-    for (size_t c = 0; c < tuner_space_n_choices(s, P_POSITION); c++)
-        if (choice_of("kd.position", tuner_space_choice(s, P_POSITION, c)) == cfg->kd.position) x[P_POSITION] = (double)c;
+    x[P_TRANSFER] = choice_index(s, P_TRANSFER, kd_transfer_name(cfg->kd.transfer_set));
+    x[P_POSITION] = choice_index(s, P_POSITION, kd_position_name(cfg->kd.position));
     if (x[P_TRANSFER] < 0) x[P_TRANSFER] = 0;
     if (x[P_POSITION] < 0) x[P_POSITION] = 0;
     *inside = tuner_space_contains(s, x);
@@ -254,7 +250,7 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
     for (int fixed = first; fixed <= last; fixed++) {
         if (fixed >= 0) { // ordered: only positions the space allows
             bool allowed = false;
-            for (int q = 0; q < cfg->space.positions.n; q++) allowed |= cfg->space.positions.v[q] == fixed;
+            for (int q = 0; q < cfg->space.positions.n; q++) allowed |= (int)cfg->space.positions.v[q] == fixed;
             if (!allowed) continue;
         }
         tuner_space *space;

@@ -267,7 +267,8 @@ kdt_status partition_make(const partition_spec *spec, const dataset *pool, parti
     case PARTITION_DIRICHLET: s = make_dirichlet(owner, spec, pool, &r, scratch); break;
     case PARTITION_SHARDS: s = make_shards(owner, spec, pool, &r, scratch); break;
     case PARTITION_PATHOLOGICAL: s = make_pathological(owner, spec, pool, &r, scratch); break;
-    case PARTITION_FROM_FILE: KDT_ASSERT(0); break;
+    case PARTITION_FROM_FILE:
+    case PARTITION_N_SCHEMES: KDT_ASSERT(0); break;
     }
     if (s == KDT_OK) s = from_owner(out, owner, n, P, K);
     free(owner);
@@ -350,4 +351,9 @@ void partition_print_table(FILE *f, const partition *p, const dataset *pool) {
             partition_label_skew(p, pool));
     free(counts);
     free(all);
+}
+
+const char *partition_scheme_name(partition_scheme s) {
+    static const char *const names[PARTITION_N_SCHEMES] = {"iid", "dirichlet", "shards", "pathological", "from_file"};
+    return (int)s >= 0 && s < PARTITION_N_SCHEMES ? names[s] : NULL;
 }

@@ -9,14 +9,18 @@
 #include "common/error.h"
 #include "data/dataset.h"
 
-// The same order as app's cfg_scheme.
+// How the pool is split among participants (named as in Flower and FedLab).
 typedef enum {
     PARTITION_IID,
     PARTITION_DIRICHLET,
     PARTITION_SHARDS,
     PARTITION_PATHOLOGICAL,
     PARTITION_FROM_FILE,
+    PARTITION_N_SCHEMES
 } partition_scheme;
+
+// "iid", "dirichlet", "shards", "pathological", "from_file"; NULL out of range.
+const char *partition_scheme_name(partition_scheme s);
 
 typedef struct {
     partition_scheme scheme;

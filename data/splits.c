@@ -16,6 +16,11 @@ enum { SPLIT_POOL, SPLIT_TRANSFER, SPLIT_VAL, SPLIT_TEST, SPLITS };
 static const char *const split_key[SPLITS] = {"data.pool_size", "data.transfer_size",
                                               "data.val_size", "data.test_size"};
 
+const char *data_flip_name(data_flip f) {
+    static const char *const names[DATA_N_FLIPS] = {"auto", "always", "never"};
+    return (int)f >= 0 && f < DATA_N_FLIPS ? names[f] : NULL;
+}
+
 const char *data_source_name(data_source s) {
     switch (s) {
     case DATA_SYNTHETIC: return "synthetic";
@@ -23,6 +28,7 @@ const char *data_source_name(data_source s) {
     case DATA_CIFAR100: return "cifar100";
     case DATA_MNIST: return "mnist";
     case DATA_FASHION_MNIST: return "fashion_mnist";
+    case DATA_N_SOURCES: break;
     }
     return "?";
 }
@@ -98,7 +104,8 @@ static kdt_status load_raw(const data_spec *spec, bool train, raw_images *out) {
     case DATA_MNIST:
     case DATA_FASHION_MNIST:
         return data_load_idx(spec->path, data_source_name(spec->source), train, out);
-    case DATA_SYNTHETIC: break;
+    case DATA_SYNTHETIC:
+    case DATA_N_SOURCES: break;
     }
     KDT_ASSERT(0 && "not a file source");
     return KDT_ERR_CONFIG;

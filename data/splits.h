@@ -10,17 +10,20 @@
 #include "data/dataset.h"
 #include "data/synthetic.h"
 
-// The same order as app's cfg_source, so the config maps onto it by value.
 typedef enum {
     DATA_SYNTHETIC,
     DATA_CIFAR10,
     DATA_CIFAR100,
     DATA_MNIST,
     DATA_FASHION_MNIST,
+    DATA_N_SOURCES
 } data_source;
 
-// The same order as app's cfg_flip.
-typedef enum { DATA_FLIP_AUTO, DATA_FLIP_ALWAYS, DATA_FLIP_NEVER } data_flip;
+// Horizontal flips in augmentation: auto = where the source's images allow it (not digits).
+typedef enum { DATA_FLIP_AUTO, DATA_FLIP_ALWAYS, DATA_FLIP_NEVER, DATA_N_FLIPS } data_flip;
+
+// "auto", "always", "never"; NULL out of range.
+const char *data_flip_name(data_flip f);
 
 enum { SYNTHETIC_TEST_SPLIT = 10000 }; // the synthetic source's "whole test split"
 

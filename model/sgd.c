@@ -96,6 +96,7 @@ float lr_schedule_value(const lr_schedule *s, int t, int total_steps) {
         if (u > span) u = span;
         return s->min_lr + (s->base_lr - s->min_lr) *
                                (float)(0.5 * (1.0 + cos(3.14159265358979323846 * u / span)));
+    case LR_N_KINDS: break;
     }
     return s->base_lr;
 }

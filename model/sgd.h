@@ -19,7 +19,7 @@ void sgd_step(sgd *o, float lr);
 // Clears the momentum buffers (as a fresh torch.optim.SGD).
 void sgd_reset(sgd *o);
 
-typedef enum { LR_CONSTANT = 0, LR_STEP, LR_COSINE } lr_kind;
+typedef enum { LR_CONSTANT = 0, LR_STEP, LR_COSINE, LR_N_KINDS } lr_kind;
 
 typedef struct {
     lr_kind kind;

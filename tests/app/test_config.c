@@ -23,10 +23,10 @@ static void defaults_are_the_documented_ones(void **state) {
     (void)state;
     kdt_config *c = new_default();
     assert_int_equal(c->experiment.seed, 42);
-    assert_int_equal(c->data.source, SOURCE_SYNTHETIC);
+    assert_int_equal(c->data.source, DATA_SYNTHETIC);
     assert_int_equal(c->federation.participants, 10);
     assert_true(c->kd.temperature == 1.0 && c->kd.alpha == 0.5);
-    assert_int_equal(c->kd.transfer_set, TRANSFER_UNLABELLED);
+    assert_int_equal(c->kd.transfer_set, KD_UNLABELLED);
     assert_int_equal(c->grid.temperatures.n, 5);
     assert_int_equal(c->space.transfer_sets.n, 3);
     assert_int_equal(config_check(c), KDT_OK);
@@ -121,12 +121,12 @@ static void a_good_file_sets_what_it_names(void **state) {
     assert_string_equal(c->experiment.name, "study");
     assert_int_equal(c->experiment.seed, 7);
     assert_true(c->kd.temperature == 4.0);
-    assert_int_equal(c->kd.position, POSITION_REVERSE);
+    assert_int_equal(c->kd.position, KD_REVERSE);
     assert_int_equal(c->model.arch.n, 1);
-    assert_int_equal(c->model.arch.v[0], ARCH_RESNET8);
+    assert_int_equal(c->model.arch.v[0], MODEL_RESNET8);
     assert_int_equal(c->grid.temperatures.n, 2);
     assert_true(c->grid.temperatures.v[1] == 3.5);
-    assert_int_equal(c->grid.transfer_sets.v[0], TRANSFER_STUDENT_DATA);
+    assert_int_equal(c->grid.transfer_sets.v[0], KD_STUDENT_DATA);
     assert_true(c->kd.alpha == 0.5); // untouched keys keep their defaults
     free(c);
 }
@@ -140,7 +140,7 @@ static void overrides(void **state) {
     assert_int_equal(c->grid.temperatures.n, 3);
     assert_true(c->grid.temperatures.v[2] == 4.0);
     assert_int_equal(config_set(c, "model.arch=[cnn, mlp]"), KDT_OK);
-    assert_int_equal(c->model.arch.v[1], ARCH_MLP);
+    assert_int_equal(c->model.arch.v[1], MODEL_MLP);
     assert_int_equal(config_set(c, "data.path=../shared/data/mnist"), KDT_OK);
     assert_string_equal(c->data.path, "../shared/data/mnist");
     assert_int_equal(config_set(c, "tuner.ordered=yes"), KDT_OK);

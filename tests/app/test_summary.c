@@ -33,7 +33,7 @@ static void figures_of_a_small_run(void **state) {
     kdt_config *cfg = malloc(sizeof *cfg);
     config_default(cfg);
     config_set(cfg, "federation.participants=3");
-    enum { U = TRANSFER_UNLABELLED, S = TRANSFER_STUDENT_DATA, F = POSITION_FORWARD, R = POSITION_REVERSE };
+    enum { U = KD_UNLABELLED, S = KD_STUDENT_DATA, F = KD_FORWARD, R = KD_REVERSE };
     store_eval t[] = {
         // pair (0, 1): default 1 point; best untuned (student_data, reverse) by val
         make("default", 0, 1, 0, 1.0, 0.5, U, F, 0.010, 0.010, 0.00),
