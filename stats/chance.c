@@ -4,6 +4,7 @@
 #include <gsl/gsl_randist.h>
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "common/check.h"
 
@@ -45,14 +46,16 @@ kdt_status stats_pmf_paired_null(double *pmf, size_t n_right, size_t n_wrong, do
                                         "probability %g: both must be in [0, 1]", q_loss, q_gain);
     KDT_ASSERT(n_right <= UINT_MAX && n_wrong <= UINT_MAX);
     size_t n = n_right + n_wrong;
+    double *gain = malloc((n_wrong + 1) * sizeof *gain); // (n_wrong + 1) pmf of the images gained
+    if (!gain) return kdt_fail(KDT_ERR_NOMEM, "stats: paired null pmf over %zu images: out of memory", n);
+    for (size_t k = 0; k <= n_wrong; k++) gain[k] = gsl_ran_binomial_pdf((unsigned)k, q_gain, (unsigned)n_wrong);
     for (size_t s = 0; s <= n; s++) pmf[s] = 0.0;
     // count = (n_right - lost) + gained: a convolution of the two binomials.
     for (size_t lost = 0; lost <= n_right; lost++) {
         double pl = gsl_ran_binomial_pdf((unsigned)lost, q_loss, (unsigned)n_right);
         if (pl == 0.0) continue;
-        for (size_t gained = 0; gained <= n_wrong; gained++)
-            pmf[n_right - lost + gained] += pl * gsl_ran_binomial_pdf((unsigned)gained, q_gain,
-                                                                      (unsigned)n_wrong);
+        for (size_t k = 0; k <= n_wrong; k++) pmf[n_right - lost + k] += pl * gain[k];
     }
+    free(gain);
     return KDT_OK;
 }

@@ -28,6 +28,7 @@ kdt_status stats_chance_not_default(double *p, const double *pmf, size_t n_value
 // image with probability q_loss and gains each wrong one with probability q_gain, so its count is
 // n_right - Binomial(n_right, q_loss) + Binomial(n_wrong, q_gain). Equal accuracy in expectation
 // means n_right q_loss = n_wrong q_gain; the discordant fraction against the model before is
-// (n_right q_loss + n_wrong q_gain) / n. KDT_ERR_CONFIG when a probability is not in [0, 1].
+// (n_right q_loss + n_wrong q_gain) / n. KDT_ERR_CONFIG when a probability is not in [0, 1];
+// KDT_ERR_NOMEM.
 kdt_status stats_pmf_paired_null(double *pmf, size_t n_right, size_t n_wrong, double q_loss,
                                  double q_gain);

@@ -12,13 +12,19 @@ static int cmp_size(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
-kdt_status stats_crossfit_halves(size_t *half_a, size_t *half_b, size_t n, uint64_t seed) {
+static kdt_status check_images(size_t n) {
     if (n < 2)
         return kdt_fail(KDT_ERR_STATE, "stats: cross-fitting over %zu image(s): it needs at least 2 "
                                        "(one per half); evaluate on a larger validation split", n);
     if (n > INT_MAX)
         return kdt_fail(KDT_ERR_CONFIG, "stats: cross-fitting over %zu images: at most %d are "
                                         "supported; use a smaller validation split", n, INT_MAX);
+    return KDT_OK;
+}
+
+kdt_status stats_crossfit_halves(size_t *half_a, size_t *half_b, size_t n, uint64_t seed) {
+    kdt_status st = check_images(n);
+    if (st != KDT_OK) return st;
     int *perm = malloc(n * sizeof *perm); // (n)
     if (!perm) return kdt_fail(KDT_ERR_NOMEM, "stats: cross-fitting over %zu images: out of memory", n);
     for (size_t i = 0; i < n; i++) perm[i] = (int)i;
@@ -62,10 +68,11 @@ kdt_status stats_crossfit_gain(stats_crossfit *out, const uint8_t *const *after,
     if (n_cand == 0)
         return kdt_fail(KDT_ERR_STATE, "stats: cross-fitting a selected gain among 0 candidates: "
                                        "give at least one candidate setting");
-    if (n < 2) return stats_crossfit_halves(NULL, NULL, n, seed); // its message says why
+    kdt_status st = check_images(n);
+    if (st != KDT_OK) return st;
     size_t *idx = malloc(n * sizeof *idx); // (n): half A then half B
     if (!idx) return kdt_fail(KDT_ERR_NOMEM, "stats: cross-fitting over %zu images: out of memory", n);
-    kdt_status st = stats_crossfit_halves(idx, idx + n / 2, n, seed);
+    st = stats_crossfit_halves(idx, idx + n / 2, n, seed);
     if (st != KDT_OK) {
         free(idx);
         return st;
