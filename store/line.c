@@ -162,7 +162,7 @@ static kdt_status parse_eval(const json_t *o, store_eval *e) {
     if (!st && e->run.fixed_position >= 0 && (int)s->position != e->run.fixed_position)
         st = bad("position", "differs from the run's fixed_position");
     if (st) return st;
-    int student, teacher;
+    int student = -1, teacher = -1;
     if (!st) st = get_int(o, "student", 0, 1 << 30, &student);
     if (!st) st = get_int(o, "teacher", 0, 1 << 30, &teacher);
     if (!st && (student != kd_student_of(s->i, s->j, s->position) || teacher != kd_teacher_of(s->i, s->j, s->position)))

@@ -1,5 +1,5 @@
 // The journal file of a run directory, its index by run and the evaluation cache.
-#include "store/store.h"
+#include "store/store_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,35 +19,10 @@
 // A journal larger than this is not one kdtune wrote (the study's grid is a few megabytes).
 #define JOURNAL_MAX_BYTES ((size_t)1 << 30)
 
-// Open addressing from a 64-bit hash to an entry index + 1 (0 = empty); entries are compared in
-// full by the caller, so colliding hashes are harmless.
-typedef struct {
-    uint64_t *hash;
-    size_t *entry;
-    size_t cap, used;
-} index_map;
-
-struct store {
-    char journal[4096];
-    uint64_t id;
-    int participants;
-    const char *const *strategies;
-    size_t n_strategies;
-    pthread_mutex_t lock;
-    store_eval *evals;           // this identity's evaluations, in journal order
-    size_t n_evals, cap_evals;
-    store_recommendation *recs;
-    size_t n_recs, cap_recs;
-    index_map by_setting;        // -> evals: the first evaluation of each setting (the cache)
-    index_map by_line;           // -> evals: (run, index)
-    index_map by_rec;            // -> recs: (run, evaluations)
-    size_t foreign;
-};
-
 // ---- keys ---------------------------------------------------------------------------------------
 
-static uint64_t mix(uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001B3ull ^ (h >> 29); }
-static uint64_t dbits(double d) {
+uint64_t store_mix(uint64_t h, uint64_t v) { return (h ^ v) * 0x100000001B3ull ^ (h >> 29); }
+uint64_t store_dbits(double d) {
     uint64_t u;
     memcpy(&u, &d, sizeof u);
     return u;
@@ -55,9 +30,9 @@ static uint64_t dbits(double d) {
 
 static uint64_t setting_hash(const store_setting *s) {
     uint64_t h = 0xCBF29CE484222325ull;
-    uint64_t w[] = {(uint64_t)s->i, (uint64_t)s->j, (uint64_t)s->position, dbits(s->temperature), dbits(s->alpha),
-                    (uint64_t)s->transfer, (uint64_t)s->method, (uint64_t)s->replicate, dbits(s->fidelity)};
-    for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) h = mix(h, w[k]);
+    uint64_t w[] = {(uint64_t)s->i, (uint64_t)s->j, (uint64_t)s->position, store_dbits(s->temperature), store_dbits(s->alpha),
+                    (uint64_t)s->transfer, (uint64_t)s->method, (uint64_t)s->replicate, store_dbits(s->fidelity)};
+    for (size_t k = 0; k < sizeof w / sizeof w[0]; k++) h = store_mix(h, w[k]);
     return h;
 }
 
@@ -68,10 +43,10 @@ static bool setting_equal(const store_setting *a, const store_setting *b) {
 }
 
 static uint64_t run_hash(const store_run *r, int index) {
-    uint64_t h = mix(rng_hash_str(r->strategy), (uint64_t)r->i);
-    h = mix(h, (uint64_t)r->j);
-    h = mix(h, (uint64_t)(r->fixed_position + 1));
-    return mix(h, (uint64_t)index);
+    uint64_t h = store_mix(rng_hash_str(r->strategy), (uint64_t)r->i);
+    h = store_mix(h, (uint64_t)r->j);
+    h = store_mix(h, (uint64_t)(r->fixed_position + 1));
+    return store_mix(h, (uint64_t)index);
 }
 
 static bool run_equal(const store_run *a, const store_run *b) {
@@ -81,7 +56,7 @@ static bool run_equal(const store_run *a, const store_run *b) {
 
 // ---- the index maps -----------------------------------------------------------------------------
 
-static void map_free(index_map *m) {
+void map_free(index_map *m) {
     free(m->hash);
     free(m->entry);
     memset(m, 0, sizeof *m);
@@ -111,7 +86,7 @@ static kdt_status map_grow(index_map *m) {
     return KDT_OK;
 }
 
-static kdt_status map_put(index_map *m, uint64_t h, size_t entry) {
+kdt_status map_put(index_map *m, uint64_t h, size_t entry) {
     if (2 * (m->used + 1) > m->cap) {
         kdt_status s = map_grow(m);
         if (s) return s;
@@ -126,7 +101,7 @@ static kdt_status map_put(index_map *m, uint64_t h, size_t entry) {
 
 // Calls match(user, entry) on every entry of hash h until it returns true; returns that entry or
 // SIZE_MAX.
-static size_t map_find(const index_map *m, uint64_t h, bool (*match)(const void *, size_t), const void *user) {
+size_t map_find(const index_map *m, uint64_t h, bool (*match)(const void *, size_t), const void *user) {
     if (!m->cap) return SIZE_MAX;
     for (size_t q = h & (m->cap - 1); m->entry[q]; q = (q + 1) & (m->cap - 1))
         if (m->hash[q] == h && match(user, m->entry[q] - 1)) return m->entry[q] - 1;
@@ -330,7 +305,9 @@ kdt_status store_open(store **out, const store_options *opt, const char *const *
     s->n_strategies = n_strategies;
     pthread_mutex_init(&s->lock, NULL);
     kdt_status st = fs_join(s->journal, sizeof s->journal, opt->run_dir, "trials.jsonl");
+    if (!st) st = fs_join(s->outcomes_path, sizeof s->outcomes_path, opt->run_dir, "outcomes.bin");
     if (!st) st = load(s);
+    if (!st) st = outcomes_load(s);
     if (st) {
         store_close(s);
         return st;
@@ -350,6 +327,9 @@ void store_close(store *s) {
     map_free(&s->by_setting);
     map_free(&s->by_line);
     map_free(&s->by_rec);
+    map_free(&s->by_outcome);
+    free(s->outcomes);
+    free(s->outcome_offsets);
     free(s);
 }
 
@@ -460,6 +440,6 @@ size_t store_all_recommendations(store *s, const store_recommendation **out) {
 }
 
 uint64_t store_identity(const char *fingerprint, const char *kd_training_text) {
-    uint64_t h = mix(rng_hash_str(fingerprint), 0x6B64636F6E666967ull); // "kdconfig"
-    return mix(h, rng_hash_str(kd_training_text));
+    uint64_t h = store_mix(rng_hash_str(fingerprint), 0x6B64636F6E666967ull); // "kdconfig"
+    return store_mix(h, rng_hash_str(kd_training_text));
 }

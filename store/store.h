@@ -95,6 +95,24 @@ kdt_status store_open(store **out, const store_options *opt, const char *const *
                       size_t n_strategies);
 void store_close(store *s);
 
+// ---- per-image outcomes (RUN/outcomes.bin) ------------------------------------------------------
+// Which images a model gets right, as bitsets: bit i of byte i / 8, least significant bit first.
+typedef struct {
+    const uint8_t *val, *test;
+    int n_val, n_test;
+} store_outcomes;
+
+// Records the outcomes of an evaluation after KD (the student's; for DML also its peer's, else
+// NULL), durably. Call it before store_append, so that a journal line implies its outcomes.
+kdt_status store_append_outcomes(store *s, const store_setting *set, const store_outcomes *student,
+                                 const store_outcomes *peer);
+// The outcomes of an evaluated setting (views into the store, valid until it is closed); false
+// when none were recorded. peer may be NULL; it gets n_val = n_test = 0 when there is no peer.
+bool store_outcomes_of(store *s, const store_setting *set, store_outcomes *student, store_outcomes *peer);
+// A participant's outcomes before KD: recorded once; a different second record is an error.
+kdt_status store_put_participant_outcomes(store *s, int cid, const store_outcomes *o);
+bool store_participant_outcomes(store *s, int cid, store_outcomes *o);
+
 // The journal's path (for messages).
 const char *store_journal_path(const store *s);
 

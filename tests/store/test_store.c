@@ -273,6 +273,55 @@ static void links_and_special_files(void **state) {
     remove(journal);
 }
 
+// Per-image outcomes: recorded, read back after a reopen, kept per identity, a torn tail cut off,
+// and a participant's second, different record refused.
+static void outcomes_round_trip(void **state) {
+    (void)state;
+    uint8_t val[3] = {0xA5, 0x0F, 0x01}, test[2] = {0xFF, 0x02}, pval[3] = {1, 2, 3}, ptest[2] = {4, 5};
+    store_outcomes student = {val, test, 17, 10}, peer = {pval, ptest, 17, 10}, got, got_peer;
+    store_eval e = an_eval("grid", 0, 2.0);
+    store *s = open_store(51);
+    assert_false(store_outcomes_of(s, &e.setting, &got, NULL));
+    assert_int_equal(store_append_outcomes(s, &e.setting, &student, NULL), KDT_OK);
+    store_setting dml = e.setting;
+    dml.method = KD_METHOD_DML;
+    assert_int_equal(store_append_outcomes(s, &dml, &student, &peer), KDT_OK);
+    assert_int_equal(store_put_participant_outcomes(s, 3, &peer), KDT_OK);
+    assert_int_equal(store_put_participant_outcomes(s, 3, &peer), KDT_OK); // the same again: fine
+    store_close(s);
+    s = open_store(51);
+    assert_true(store_outcomes_of(s, &e.setting, &got, &got_peer));
+    assert_int_equal(got.n_val, 17);
+    assert_int_equal(got.n_test, 10);
+    assert_memory_equal(got.val, val, 3);
+    assert_memory_equal(got.test, test, 2);
+    assert_int_equal(got_peer.n_val, 0);
+    assert_true(store_outcomes_of(s, &dml, &got, &got_peer));
+    assert_memory_equal(got_peer.val, pval, 3);
+    assert_true(store_participant_outcomes(s, 3, &got));
+    assert_memory_equal(got.test, ptest, 2);
+    assert_false(store_participant_outcomes(s, 2, &got));
+    assert_int_equal(store_put_participant_outcomes(s, 3, &student), KDT_ERR_STATE);
+    store_close(s);
+    s = open_store(52); // another identity sees none of them
+    assert_false(store_outcomes_of(s, &e.setting, &got, NULL));
+    store_close(s);
+    // A torn last record is cut off; the earlier ones are kept.
+    char path[160];
+    snprintf(path, sizeof path, "%s/outcomes.bin", dir);
+    struct stat before;
+    assert_int_equal(stat(path, &before), 0);
+    FILE *f = fopen(path, "ab");
+    fwrite("KDTO\1\0", 1, 6, f);
+    fclose(f);
+    s = open_store(51);
+    assert_true(store_outcomes_of(s, &dml, &got, &got_peer));
+    store_close(s);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_size, before.st_size); // the 6 torn bytes are gone
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(lines_round_trip),
@@ -281,6 +330,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(failures_and_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(torn_tail_and_bad_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(links_and_special_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(outcomes_round_trip, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
