@@ -38,6 +38,10 @@ kdt_status recommend_write(const summary *s, const kdt_config *cfg, const char *
     recommend_config_hash(cfg, hash);
     sb_printf(&sb, "# kdtune recommendations: the KD setting to use for each pair, chosen by the\n"
                    "# validation gain (val_gain); gains are fractions of accuracy (0.01 = 1 point).\n"
+                   "# val_gain is the selected figure (optimistic: a maximum over evaluations);\n"
+                   "# heldout_val_gain is the cross-fit estimate of selecting this way (null without\n"
+                   "# per-image outcomes) and test_gain is on images never used to select;\n"
+                   "# significant_vs_default: better than the default on test (paired test, Holm, 0.05).\n"
                    "# alpha weights the teacher's soft term (Hinton's convention).\n");
     sb_printf(&sb, "kdtune_version: \"%s\"\nconfig_hash: \"%s\"\nobjective: val_gain\n"
                    "alpha_weights: soft_target\ndefault:\n  temperature: ", KDTUNE_VERSION, hash);
@@ -49,20 +53,9 @@ kdt_status recommend_write(const summary *s, const kdt_config *cfg, const char *
               kd_position_name(cfg->kd.position));
     for (int q = 0; q < s->n_pairs; q++) {
         const summary_pair *p = &s->pairs[q];
-        // Candidates: each strategy's recommendation, the grid's best, the best untuned setting.
-        const store_eval *best = NULL;
-        const char *from = NULL;
-        int evals = 0;
-        for (int k = 0; k < s->n_strategies; k++) {
-            evals += p->tuned[k].n;
-            const store_eval *t = p->tuned[k].best;
-            if (t && (!best || t->result.val_gain > best->result.val_gain)) best = t, from = s->strategies[k].name;
-        }
-        evals += p->grid.n + p->best_untuned.n;
-        if (p->grid.best && (!best || p->grid.best->result.val_gain > best->result.val_gain))
-            best = p->grid.best, from = "grid";
-        if (p->best_untuned.best && (!best || p->best_untuned.best->result.val_gain > best->result.val_gain))
-            best = p->best_untuned.best, from = "default";
+        const store_eval *best = p->recommended;
+        const char *from = p->recommended_from;
+        int evals = p->evaluations;
         if (!best) continue;
         sb_printf(&sb, "  - pair: [%d, %d]\n    student: %d\n    teacher: %d\n    temperature: ",
                   p->i, p->j, store_student(&best->setting), store_teacher(&best->setting));
@@ -74,9 +67,12 @@ kdt_status recommend_write(const summary *s, const kdt_config *cfg, const char *
                   kd_transfer_name(best->setting.transfer),
                   kd_position_name(best->setting.position), from, evals);
         sb_double(&sb, best->result.val_gain);
+        sb_printf(&sb, "\n    heldout_val_gain: ");
+        if (isnan(p->heldout_val_gain)) sb_printf(&sb, "null");
+        else sb_double(&sb, p->heldout_val_gain);
         sb_printf(&sb, "\n    test_gain: ");
         sb_double(&sb, best->result.test_gain);
-        sb_printf(&sb, "\n");
+        sb_printf(&sb, "\n    significant_vs_default: %s\n", p->significant_vs_default ? "true" : "false");
         gains(&sb, "default", p->deflt.best);
         gains(&sb, "grid_best", p->grid.best);
         for (int k = 0; k < s->n_strategies; k++) {

@@ -8,6 +8,7 @@
 
 #include "app/evaluator.h"
 #include "app/plot.h"
+#include "app/significance.h"
 #include "app/recommend.h"
 #include "app/summary.h"
 #include "common/fs.h"
@@ -128,11 +129,16 @@ static kdt_status plot_forgetting(const char *dir, const summary *s) {
                      labels, v, NULL, m);
 }
 
-static void md_strategy_row(strbuf *sb, const summary_strategy *st) {
+static void md_strategy_row(strbuf *sb, const summary_strategy *st, bool tested) {
     sb_printf(sb, "| %s | %d | %.1f |", st->name, st->pairs, st->mean_evals);
     md_points(sb, st->mean_test_gain);
     md_points(sb, st->mean_val_regret);
     md_points(sb, st->mean_test_regret);
+    if (isnan(st->test_regret_ci.lo)) sb_printf(sb, " - |");
+    else sb_printf(sb, " [%+.2f, %+.2f] |", 100.0 * st->test_regret_ci.lo, 100.0 * st->test_regret_ci.hi);
+    if (tested && st->worse_than_grid_tested) sb_printf(sb, " %d/%d |", st->worse_than_grid_pairs, st->worse_than_grid_tested);
+    else sb_printf(sb, " - |");
+    sb_printf(sb, " %d |", st->failures);
     if (isnan(st->frac_within_eps)) sb_printf(sb, " - |");
     else sb_printf(sb, " %.0f%% |", 100.0 * st->frac_within_eps);
     if (isnan(st->mean_evals_to_eps)) sb_printf(sb, " - |\n");
@@ -155,40 +161,61 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
               data_source_name(cfg->data.source),
               partition_scheme_name(cfg->partition.scheme), cfg->experiment.seed);
     sb_printf(&sb, "## Default, grid and tuners\n\n| strategy | pairs | evals/pair | test gain | val regret "
-                   "| test regret | within eps | evals to eps |\n|---|---|---|---|---|---|---|---|\n");
+                   "| test regret | test regret 95%% | worse than grid | failed | within eps | evals to eps |\n"
+                   "|---|---|---|---|---|---|---|---|---|---|---|\n");
     if (s->has_default) {
         sb_printf(&sb, "| default (T=%g, alpha=%g, %s, %s) | %d | 1 |", cfg->kd.temperature, cfg->kd.alpha,
                   transfer_name(cfg->kd.transfer_set), kd_position_name(cfg->kd.position),
                   s->n_pairs);
         md_points(&sb, s->default_mean_test);
-        sb_printf(&sb, " | | | |\n| best untuned (default T and alpha, best transfer set and position) | %d | %.1f |",
-                  s->n_pairs, s->untuned_evals);
+        sb_printf(&sb, " | | | | | %d | | |\n| best untuned (default T and alpha, best transfer set and position) | %d "
+                  "| %.1f |", s->default_failures, s->n_pairs, s->untuned_evals);
         md_points(&sb, s->best_untuned_mean_test);
-        sb_printf(&sb, " | | | |\n");
+        sb_printf(&sb, " | | | | | | | |\n");
     }
-    if (s->has_grid) md_strategy_row(&sb, &s->grid);
-    for (int k = 0; k < s->n_strategies; k++) md_strategy_row(&sb, &s->strategies[k]);
-    sb_printf(&sb, "\nRegrets are against the grid's best setting per pair (by validation); eps = %.2g points.\n\n",
-              100.0 * s->epsilon);
+    const summary_statistics *x = &s->stats;
+    if (s->has_grid) md_strategy_row(&sb, &s->grid, false);
+    for (int k = 0; k < s->n_strategies; k++) md_strategy_row(&sb, &s->strategies[k], x->available);
+    sb_printf(&sb, "\nRegrets are against the grid's best setting per pair (by validation); the interval is a "
+                   "bootstrap over pairs; \"worse than grid\" counts the pairs where the grid's pick is significantly "
+                   "better on test (one-sided paired test, Holm over pairs, level 0.05); eps = %.2g points, judged in "
+                   "whole validation images.\n\n", 100.0 * s->epsilon);
     sb_printf(&sb, "## Findings\n\n");
-    const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
+    if (!x->available) {
+        sb_printf(&sb, "- This run directory has no per-image outcomes, so no figure below carries a test or an "
+                       "interval: treat every difference as not significant.\n");
+    } else {
+        sb_printf(&sb, "- Noise: one gain's paired standard error is %.2f points on validation and %.2f on test "
+                       "(median over the %s's evaluations). Differences smaller than about twice that are noise.\n",
+                  100.0 * x->se_gain_val, 100.0 * x->se_gain_test, s->has_grid ? "grid" : "run");
+        sb_printf(&sb, "- The recommended setting is significantly better than the default (T=%g, alpha=%g) in "
+                       "**%d of %d** pairs, and than the best untuned setting in **%d**: one-sided paired tests on the "
+                       "test images, Holm over pairs, level 0.05.\n", cfg->kd.temperature, cfg->kd.alpha,
+                  x->default_worse_pairs, x->tested_pairs, x->untuned_worse_pairs);
+        sb_printf(&sb, "- Improvement over the default: **%+.2f points** [%+.2f, %+.2f] (95%%, bootstrap over pairs) "
+                       "of test gain.", 100.0 * x->improvement_points.estimate, 100.0 * x->improvement_points.lo,
+                  100.0 * x->improvement_points.hi);
+        if (!isnan(x->improvement_ratio.estimate))
+            sb_printf(&sb, " As a ratio of mean gains: %.2fx [%.2f, %.2f] (the study: up to 5x and more).\n",
+                      x->improvement_ratio.estimate, x->improvement_ratio.lo, x->improvement_ratio.hi);
+        else
+            sb_printf(&sb, " No ratio: the default's mean test gain is not positive, so a ratio would mean "
+                           "nothing (the study's \"5x\" cannot be compared).\n");
+        sb_printf(&sb, "- Selecting each pair's best evaluated setting by validation gains %+.2f points in sample, "
+                       "which is optimistic; held out (cross-fit over validation halves) it gains **%+.2f**.\n",
+                  100.0 * x->selected_val_gain, 100.0 * x->heldout_val_gain);
+    }
     if (!isnan(s->frac_grid_best_not_default))
-        sb_printf(&sb, "- Pairs whose grid-best T or alpha is not the default (T=%g, alpha=%g): **%.0f%%** "
-                       "(the study: about 2/3).\n", cfg->kd.temperature, cfg->kd.alpha,
-                  100.0 * s->frac_grid_best_not_default);
+        sb_printf(&sb, "- Pairs whose grid-best T or alpha is not the default (T=%g, alpha=%g): %.0f%% (the study: "
+                       "about 2/3). If no setting mattered, the argmax would land off the default %.0f%% of the "
+                       "time, so this raw fraction %s.\n", cfg->kd.temperature, cfg->kd.alpha,
+                  100.0 * s->frac_grid_best_not_default, 100.0 * x->chance_non_default,
+                  s->frac_grid_best_not_default <= x->chance_non_default ? "is no evidence that T or alpha matter; "
+                  "the paired tests above are" : "exceeds the chance level");
     else if (s->has_grid)
         sb_printf(&sb, "- The grid does not hold the default T=%g and alpha=%g, so it cannot say how often the "
                        "default is best: add them to grid.temperatures and grid.alphas.\n",
                   cfg->kd.temperature, cfg->kd.alpha);
-    if (tuned && tuned->improvement_pairs)
-        sb_printf(&sb, "- Tuned (%s) over default gain: **%.2fx** on average (median %.2fx, up to %.2fx) over the "
-                       "%d pair%s whose default gain is positive; %+.2f points on average over all %d pairs (the "
-                       "study: up to 5x and more).\n", tuned->name, tuned->improvement_factor_mean,
-                  tuned->improvement_factor_median, tuned->improvement_factor_max, tuned->improvement_pairs,
-                  tuned->improvement_pairs == 1 ? "" : "s", 100.0 * tuned->improvement_points_mean, s->n_pairs);
-    else if (tuned)
-        sb_printf(&sb, "- No pair has a positive default gain, so no ratio: tuned (%s) minus default is %+.2f "
-                       "points on average.\n", tuned->name, 100.0 * tuned->improvement_points_mean);
     sb_printf(&sb, "- Mean forgetting of the student's own distribution by transfer set:");
     for (int x = 0; x < 3; x++)
         if (s->forgetting_count[x])
@@ -196,7 +223,7 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
     sb_printf(&sb, "\n");
     if (s->position_pairs)
         sb_printf(&sb, "- The better position (who teaches whom) beats the other by more than 1 point in "
-                       "**%.0f%%** of pairs.\n", 100.0 * s->frac_position_matters);
+                       "%.0f%% of pairs (a raw count, not tested).\n", 100.0 * s->frac_position_matters);
     if (plots_dir) {
         sb_printf(&sb, "\n## Plots\n\n");
         for (int x = 0; x < 3; x++) {
@@ -209,15 +236,22 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
         md_plot(&sb, plots_dir, "best_so_far.png", "best so far per strategy");
         md_plot(&sb, plots_dir, "forgetting.png", "forgetting per transfer set");
     }
-    sb_printf(&sb, "\n## Per pair\n\n| pair | default | grid best | grid setting |");
+    sb_printf(&sb, "\n## Per pair\n\nTest gains in points; \"held out\" is the cross-fit validation gain of "
+                   "selecting the pair's best setting; * marks a recommendation significantly better than the default "
+                   "(Holm).\n\n| pair | default | recommended | held out | grid best | grid setting |");
     for (int k = 0; k < s->n_strategies; k++) sb_printf(&sb, " %s |", s->strategies[k].name);
-    sb_printf(&sb, "\n|---|---|---|---|");
+    sb_printf(&sb, "\n|---|---|---|---|---|---|");
     for (int k = 0; k < s->n_strategies; k++) sb_printf(&sb, "---|");
     sb_printf(&sb, "\n");
     for (int q = 0; q < s->n_pairs; q++) {
         const summary_pair *p = &s->pairs[q];
         sb_printf(&sb, "| %d-%d |", p->i, p->j);
         md_points(&sb, p->deflt.best ? p->deflt.best->result.test_gain : NAN);
+        if (p->recommended)
+            sb_printf(&sb, " %+.2f%s (%s) |", 100.0 * p->recommended->result.test_gain,
+                      p->significant_vs_default ? "*" : "", p->recommended_from);
+        else sb_printf(&sb, " - |");
+        md_points(&sb, p->heldout_val_gain);
         const store_eval *g = p->grid.best;
         md_points(&sb, g ? g->result.test_gain : NAN);
         if (g) sb_printf(&sb, " T=%g a=%g %s, %d teaches %d |", g->setting.temperature, g->setting.alpha,
@@ -249,6 +283,11 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table)
     }
     summary s;
     if ((st = summary_compute(&s, t, n, recs, n_recs, cfg))) {
+        store_close(sto);
+        return st;
+    }
+    if ((st = significance_compute(&s, sto, t, n, cfg))) {
+        summary_free(&s);
         store_close(sto);
         return st;
     }

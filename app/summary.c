@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/text.h"
+#include "stats/eps.h"
 #include "kdtune_version.h"
 #include "common/fs.h"
 
@@ -24,10 +25,8 @@ static bool is_default_setting(const store_eval *t, const kdt_config *cfg) {
 
 static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
 
-static int compare_doubles(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+// Validation images behind a gain (the full split: tuners score at full fidelity).
+static int cfg_val_images(const summary *s) { return s->val_images > 0 ? s->val_images : 1; }
 
 // A strategy's runs on one pair: one per fixed position (-1 when the position is tuned too).
 // Each keeps its evaluations in index order, so that its recommendation line indexes them.
@@ -52,7 +51,6 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
                                    size_t n, const store_recommendation *recs, size_t n_recs,
                                    const int *pair_of, const int *slot, int P) {
     int np = s->n_pairs;
-    double *ratios = NULL;
     double *best_so_far = NULL; // (np, len) row-major, NaN before the first success
     int *evals = calloc((size_t)np, sizeof *evals);
     run_trials *runs = calloc((size_t)np * 3, sizeof *runs);
@@ -106,9 +104,11 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     }
     // Means over the pairs the strategy ran on.
     double sum_evals = 0, sum_val = 0, sum_test = 0, sum_rv = 0, sum_rt = 0, sum_to = 0;
-    double sum_ratio = 0, max_ratio = -INFINITY, sum_points = 0;
-    int pairs = 0, with_grid = 0, within = 0, reached = 0, ratio_n = 0, points_n = 0;
-    if (!(ratios = malloc(sizeof *ratios * (size_t)(np ? np : 1)))) goto nomem; // for the median
+    double sum_points = 0;
+    int pairs = 0, with_grid = 0, within = 0, reached = 0, points_n = 0;
+    // Closeness to the grid's pick is judged in whole validation images, not in floats.
+    int n_val = cfg_val_images(s);
+    long eps_images = (long)stats_eps_images(s->epsilon, (size_t)n_val);
     st->curve = calloc(len ? (size_t)len : 1, sizeof *st->curve);
     if (!st->curve) goto nomem;
     st->curve_len = len;
@@ -136,10 +136,10 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
             with_grid++;
             sum_rv += g->result.val_gain - pick->result.val_gain;
             sum_rt += g->result.test_gain - pick->result.test_gain;
-            if (pick->result.val_gain >= g->result.val_gain - s->epsilon) within++;
+            if (lround((g->result.val_gain - pick->result.val_gain) * n_val) <= eps_images) within++;
             for (int e = 0; e < evals[p]; e++) {
                 double v = best_so_far[(size_t)p * len + e];
-                if (!isnan(v) && v >= g->result.val_gain - s->epsilon) {
+                if (!isnan(v) && lround((g->result.val_gain - v) * n_val) <= eps_images) {
                     sum_to += e + 1;
                     reached++;
                     break;
@@ -150,12 +150,6 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
         if (d) {
             sum_points += pick->result.test_gain - d->result.test_gain;
             points_n++;
-            if (d->result.test_gain > 0) {
-                double ratio = pick->result.test_gain / d->result.test_gain;
-                sum_ratio += ratio;
-                max_ratio = fmax(max_ratio, ratio);
-                ratios[ratio_n++] = ratio;
-            }
         }
     }
     for (int e = 0; e < len; e++) st->curve[e] = curve_n[e] ? st->curve[e] / curve_n[e] : NAN;
@@ -168,13 +162,6 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     st->mean_test_regret = mean_or_nan(sum_rt, with_grid);
     st->frac_within_eps = mean_or_nan(within, with_grid);
     st->mean_evals_to_eps = mean_or_nan(sum_to, reached);
-    st->improvement_factor_mean = mean_or_nan(sum_ratio, ratio_n);
-    qsort(ratios, (size_t)ratio_n, sizeof *ratios, compare_doubles);
-    st->improvement_factor_median = !ratio_n ? NAN : ratio_n % 2 ? ratios[ratio_n / 2]
-                                               : 0.5 * (ratios[ratio_n / 2 - 1] + ratios[ratio_n / 2]);
-    free(ratios);
-    st->improvement_factor_max = ratio_n ? max_ratio : NAN;
-    st->improvement_pairs = ratio_n;
     st->improvement_points_mean = mean_or_nan(sum_points, points_n);
     for (int r = 0; r < np * 3; r++) free(runs[r].items);
     free(runs);
@@ -182,7 +169,6 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     free(best_so_far);
     return KDT_OK;
 nomem:
-    free(ratios);
     if (runs)
         for (int r = 0; r < np * 3; r++) free(runs[r].items);
     free(runs);
@@ -195,6 +181,7 @@ kdt_status summary_compute(summary *s, const store_eval *trials, size_t n, const
                            size_t n_recs, const kdt_config *cfg) {
     memset(s, 0, sizeof *s);
     s->epsilon = cfg->tuner.epsilon;
+    s->val_images = cfg->data.val_size;
     int P = cfg->federation.participants;
     int *slot = malloc(sizeof *slot * (size_t)P * P), *pair_of = malloc(sizeof *pair_of * (n ? n : 1));
     if (!slot || !pair_of) {
@@ -289,6 +276,19 @@ kdt_status summary_compute(summary *s, const store_eval *trials, size_t n, const
             matters += fabs(fwd->result.test_gain - rev->result.test_gain) > 0.01;
         }
     }
+    // The recommendation per pair: the best untuned setting first, so that ties go to the default.
+    for (int q = 0; q < s->n_pairs; q++) {
+        summary_pair *p = &s->pairs[q];
+        p->heldout_val_gain = p->p_vs_default = NAN;
+        p->evaluations = p->grid.n + p->best_untuned.n;
+        if (p->best_untuned.best) p->recommended = p->best_untuned.best, p->recommended_from = "default";
+        if (p->grid.best && better(p->grid.best, p->recommended)) p->recommended = p->grid.best, p->recommended_from = "grid";
+        for (int k = 0; k < s->n_strategies; k++) {
+            p->evaluations += p->tuned[k].n;
+            const store_eval *t = p->tuned[k].best;
+            if (t && better(t, p->recommended)) p->recommended = t, p->recommended_from = s->strategies[k].name;
+        }
+    }
     s->default_mean_val = mean_or_nan(dv, dn);
     s->default_mean_test = mean_or_nan(dt, dn);
     s->best_untuned_mean_test = mean_or_nan(ut, un);
@@ -316,6 +316,9 @@ static json_t *strategy_json(const summary_strategy *st) {
     json_t *o = json_object();
     json_object_set_new(o, "pairs", json_integer(st->pairs));
     json_object_set_new(o, "failed_evaluations", json_integer(st->failures));
+    json_object_set_new(o, "test_regret_ci95", json_pack("[o, o]", num(st->test_regret_ci.lo), num(st->test_regret_ci.hi)));
+    json_object_set_new(o, "pairs_significantly_worse_than_grid", json_integer(st->worse_than_grid_pairs));
+    json_object_set_new(o, "pairs_tested_against_grid", json_integer(st->worse_than_grid_tested));
     json_object_set_new(o, "mean_evaluations_per_pair", num(st->mean_evals));
     json_object_set_new(o, "mean_val_gain", num(st->mean_val_gain));
     json_object_set_new(o, "mean_test_gain", num(st->mean_test_gain));
@@ -323,10 +326,6 @@ static json_t *strategy_json(const summary_strategy *st) {
     json_object_set_new(o, "mean_test_regret", num(st->mean_test_regret));
     json_object_set_new(o, "fraction_within_epsilon", num(st->frac_within_eps));
     json_object_set_new(o, "mean_evaluations_to_epsilon", num(st->mean_evals_to_eps));
-    json_object_set_new(o, "improvement_factor_mean", num(st->improvement_factor_mean));
-    json_object_set_new(o, "improvement_factor_median", num(st->improvement_factor_median));
-    json_object_set_new(o, "improvement_factor_max", num(st->improvement_factor_max));
-    json_object_set_new(o, "improvement_factor_pairs", json_integer(st->improvement_pairs));
     json_object_set_new(o, "improvement_points_mean", num(st->improvement_points_mean));
     json_t *curve = json_array();
     for (int e = 0; e < st->curve_len; e++) json_array_append_new(curve, num(st->curve[e]));
@@ -360,10 +359,6 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
     json_object_set_new(f, "fraction_grid_best_not_default", num(s->frac_grid_best_not_default));
     const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
     json_object_set_new(f, "improvement_from", json_string(tuned ? tuned->name : ""));
-    json_object_set_new(f, "improvement_factor_mean", num(tuned ? tuned->improvement_factor_mean : NAN));
-    json_object_set_new(f, "improvement_factor_median", num(tuned ? tuned->improvement_factor_median : NAN));
-    json_object_set_new(f, "improvement_factor_max", num(tuned ? tuned->improvement_factor_max : NAN));
-    json_object_set_new(f, "improvement_factor_pairs", json_integer(tuned ? tuned->improvement_pairs : 0));
     json_object_set_new(f, "improvement_points_mean", num(tuned ? tuned->improvement_points_mean : NAN));
     json_t *forget = json_object();
     for (int x = 0; x < 3; x++)
@@ -372,6 +367,35 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
     json_object_set_new(f, "fraction_position_matters", num(s->frac_position_matters));
     json_object_set_new(f, "position_threshold", json_real(0.01));
     json_object_set_new(root, "findings", f);
+    const summary_statistics *x = &s->stats;
+    json_t *so = json_object();
+    json_object_set_new(so, "available", json_boolean(x->available));
+    json_object_set_new(so, "level", json_real(0.05));
+    json_object_set_new(so, "evaluations_without_outcomes", json_integer(x->evals_without_outcomes));
+    json_object_set_new(so, "se_gain", json_pack("{s:o, s:o}", "val", num(x->se_gain_val), "test", num(x->se_gain_test)));
+    json_object_set_new(so, "fraction_grid_best_not_default", num(s->frac_grid_best_not_default));
+    json_object_set_new(so, "chance_non_default", num(x->chance_non_default));
+    json_object_set_new(so, "pairs_tested", json_integer(x->tested_pairs));
+    json_t *worse = json_object();
+    json_object_set_new(worse, "count", json_integer(x->default_worse_pairs));
+    json_object_set_new(worse, "fraction", num(x->tested_pairs ? (double)x->default_worse_pairs / x->tested_pairs : NAN));
+    json_object_set_new(worse, "against_best_untuned_count", json_integer(x->untuned_worse_pairs));
+    json_object_set_new(worse, "against_best_untuned_fraction",
+                        num(x->tested_pairs ? (double)x->untuned_worse_pairs / x->tested_pairs : NAN));
+    json_object_set_new(worse, "test", json_string("one-sided paired test on test images of the recommendation against the "
+                                                   "default (exact McNemar for the same student), Holm over pairs"));
+    json_object_set_new(so, "pairs_default_significantly_worse", worse);
+    json_object_set_new(so, "selected_val_gain_mean", num(x->selected_val_gain));
+    json_object_set_new(so, "heldout_val_gain_mean", num(x->heldout_val_gain));
+    json_t *imp = json_object();
+    json_object_set_new(imp, "points", num(x->improvement_points.estimate));
+    json_object_set_new(imp, "points_ci95", json_pack("[o, o]", num(x->improvement_points.lo), num(x->improvement_points.hi)));
+    json_object_set_new(imp, "ratio_of_means", num(x->improvement_ratio.estimate));
+    json_object_set_new(imp, "ratio_ci95", json_pack("[o, o]", num(x->improvement_ratio.lo), num(x->improvement_ratio.hi)));
+    json_object_set_new(imp, "definition", json_string("recommendation's test gain minus the default's, mean over pairs; "
+                                                       "ratio: mean of the first over mean of the second, only when that is positive"));
+    json_object_set_new(so, "improvement_over_default", imp);
+    json_object_set_new(root, "statistics", so);
     json_t *pairs = json_array();
     for (int q = 0; q < s->n_pairs; q++) {
         const summary_pair *p = &s->pairs[q];
@@ -390,6 +414,12 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
             json_object_set_new(tuned_o, s->strategies[k].name, num(t ? t->result.test_gain : NAN));
         }
         json_object_set_new(o, "tuned_test_gain", tuned_o);
+        json_object_set_new(o, "recommended_from", p->recommended_from ? json_string(p->recommended_from) : json_null());
+        json_object_set_new(o, "recommended_val_gain", num(p->recommended ? p->recommended->result.val_gain : NAN));
+        json_object_set_new(o, "recommended_test_gain", num(p->recommended ? p->recommended->result.test_gain : NAN));
+        json_object_set_new(o, "heldout_val_gain", num(p->heldout_val_gain));
+        json_object_set_new(o, "p_vs_default_holm", num(p->p_vs_default));
+        json_object_set_new(o, "significant_vs_default", json_boolean(p->significant_vs_default));
         json_array_append_new(pairs, o);
     }
     json_object_set_new(root, "per_pair", pairs);
@@ -416,26 +446,35 @@ static void cell_points(FILE *out, double x, int width) {
     else fprintf(out, "%+*.2f", width, 100.0 * x);
 }
 
-static void row(FILE *out, const char *name, const summary_strategy *st) {
+static void cell_interval(FILE *out, const stats_interval *ci, int width) {
+    char buf[64];
+    if (isnan(ci->lo)) snprintf(buf, sizeof buf, "-");
+    else snprintf(buf, sizeof buf, "[%+.2f, %+.2f]", 100.0 * ci->lo, 100.0 * ci->hi);
+    fprintf(out, "%*s", width, buf);
+}
+
+static void row(FILE *out, const char *name, const summary_strategy *st, bool tested) {
     fprintf(out, "  %-10s %6d %8.1f ", name, st->pairs, st->mean_evals);
     cell_points(out, st->mean_test_gain, 10);
     cell_points(out, st->mean_val_regret, 11);
     cell_points(out, st->mean_test_regret, 12);
-    if (isnan(st->frac_within_eps)) fprintf(out, "%10s", "-");
-    else fprintf(out, "%9.0f%%", 100.0 * st->frac_within_eps);
-    if (isnan(st->mean_evals_to_eps)) fprintf(out, "%10s\n", "-");
-    else fprintf(out, "%10.1f\n", st->mean_evals_to_eps);
+    cell_interval(out, &st->test_regret_ci, 17);
+    if (tested && st->worse_than_grid_tested) fprintf(out, "%6d/%-3d", st->worse_than_grid_pairs, st->worse_than_grid_tested);
+    else fprintf(out, "%10s", "-");
+    if (isnan(st->frac_within_eps)) fprintf(out, "%8s\n", "-");
+    else fprintf(out, "%7.0f%%\n", 100.0 * st->frac_within_eps);
 }
 
 void summary_print_table(const summary *s, FILE *out) {
+    const summary_statistics *x = &s->stats;
     char eps[32];
     text_format_double(eps, sizeof eps, 100.0 * s->epsilon);
     fprintf(out, "\nSummary over %d pairs (gains in accuracy points on the test split; regret against "
-                 "the grid's best):\n", s->n_pairs);
-    fprintf(out, "  %-10s %6s %8s %10s %11s %12s %10s %10s\n", "strategy", "pairs", "evals", "test gain",
-            "val regret", "test regret", "within", "evals to");
-    fprintf(out, "  %-10s %6s %8s %10s %11s %12s %10s %10s\n", "", "", "/pair", "", "", "",
-            "eps", "eps");
+                 "the grid's pick):\n", s->n_pairs);
+    fprintf(out, "  %-10s %6s %8s %10s %11s %12s %17s %10s %8s\n", "strategy", "pairs", "evals", "test gain",
+            "val regret", "test regret", "test regret", "worse than", "within");
+    fprintf(out, "  %-10s %6s %8s %10s %11s %12s %17s %10s %8s\n", "", "", "/pair", "", "", "", "95% interval",
+            "grid", "eps");
     if (s->has_default) {
         fprintf(out, "  %-10s %6d %8s ", "default", s->n_pairs, "1");
         cell_points(out, s->default_mean_test, 10);
@@ -443,10 +482,11 @@ void summary_print_table(const summary *s, FILE *out) {
         cell_points(out, s->best_untuned_mean_test, 10);
         fprintf(out, "\n");
     }
-    if (s->has_grid) row(out, "grid", &s->grid);
-    for (int k = 0; k < s->n_strategies; k++) row(out, s->strategies[k].name, &s->strategies[k]);
-    fprintf(out, "  (eps = %s points; untuned* = default T and alpha at the best transfer set and "
-                 "position by validation)\n", eps);
+    if (s->has_grid) row(out, "grid", &s->grid, false);
+    for (int k = 0; k < s->n_strategies; k++) row(out, s->strategies[k].name, &s->strategies[k], x->available);
+    fprintf(out, "  (untuned* = default T and alpha at the best transfer set and position by validation; worse than "
+                 "grid = pairs where the grid's pick is significantly better on test, Holm, level 0.05; within eps = "
+                 "within %s points of the grid's pick on validation, in whole images)\n", eps);
     int failed = s->default_failures + s->grid.failures;
     for (int k = 0; k < s->n_strategies; k++) failed += s->strategies[k].failures;
     if (failed) {
@@ -455,20 +495,33 @@ void summary_print_table(const summary *s, FILE *out) {
         for (int k = 0; k < s->n_strategies; k++) fprintf(out, ", %s %d", s->strategies[k].name, s->strategies[k].failures);
         fprintf(out, "\n");
     }
-    const summary_strategy *tuned = s->has_grid ? &s->grid : s->n_strategies ? &s->strategies[0] : NULL;
-    if (!isnan(s->frac_grid_best_not_default))
-        fprintf(out, "Findings: %.0f%% of pairs have a grid-best T or alpha other than the default; ",
-                100.0 * s->frac_grid_best_not_default);
-    else if (s->has_grid) fprintf(out, "Findings: (the grid does not hold the default T and alpha); ");
-    else fprintf(out, "Findings: ");
-    if (tuned && tuned->improvement_pairs)
-        fprintf(out, "%s gains %.2fx the default's on average (median %.2fx, up to %.2fx, over the %d pair%s with "
-                     "a positive default gain), %+.2f points on average over all pairs; ",
-                tuned->name, tuned->improvement_factor_mean, tuned->improvement_factor_median,
-                tuned->improvement_factor_max, tuned->improvement_pairs, tuned->improvement_pairs == 1 ? "" : "s",
-                100.0 * tuned->improvement_points_mean);
+    if (!x->available) {
+        fprintf(out, "No per-image outcomes in this run directory: no tests or intervals (re-run the evaluations "
+                     "with this kdtune to get them).\n");
+        return;
+    }
+    fprintf(out, "Noise: one gain's paired standard error is %.2f points on validation and %.2f on test (median "
+                 "over the %s's evaluations).\n", 100.0 * x->se_gain_val, 100.0 * x->se_gain_test,
+            s->has_grid ? "grid" : "run");
+    fprintf(out, "Findings (one-sided paired tests on test images, Holm over pairs, level 0.05):\n");
+    fprintf(out, "  the recommended setting beats the default significantly in %d of %d pairs, and the best "
+                 "untuned setting in %d;\n", x->default_worse_pairs, x->tested_pairs, x->untuned_worse_pairs);
+    fprintf(out, "  improvement over the default: %+.2f points [%+.2f, %+.2f] (95%% over pairs)",
+            100.0 * x->improvement_points.estimate, 100.0 * x->improvement_points.lo, 100.0 * x->improvement_points.hi);
+    if (!isnan(x->improvement_ratio.estimate))
+        fprintf(out, ", a ratio of means of %.2fx [%.2f, %.2f];\n", x->improvement_ratio.estimate,
+                x->improvement_ratio.lo, x->improvement_ratio.hi);
+    else
+        fprintf(out, "; no ratio: the default's mean test gain is not positive;\n");
+    if (!isnan(s->frac_grid_best_not_default) && !isnan(x->chance_non_default))
+        fprintf(out, "  the grid's best T or alpha is not the default in %.0f%% of pairs, against %.0f%% by chance "
+                     "if no setting mattered%s;\n", 100.0 * s->frac_grid_best_not_default,
+                100.0 * x->chance_non_default,
+                s->frac_grid_best_not_default <= x->chance_non_default ? " (so this is no evidence by itself)" : "");
+    fprintf(out, "  selecting the best evaluated setting by validation: %+.2f points in sample (optimistic), %+.2f "
+                 "held out (cross-fit over validation halves).\n", 100.0 * x->selected_val_gain,
+            100.0 * x->heldout_val_gain);
     if (s->position_pairs)
-        fprintf(out, "the better position beats the other by more than 1 point in %.0f%% of pairs.\n",
-                100.0 * s->frac_position_matters);
-    else fprintf(out, "\n");
+        fprintf(out, "  the better position beats the other by more than 1 point of test in %.0f%% of pairs (not "
+                     "tested).\n", 100.0 * s->frac_position_matters);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "app/config.h"
+#include "stats/bootstrap.h"
 #include "store/store.h"
 
 enum { SUMMARY_MAX_STRATEGIES = 16 };
@@ -24,7 +25,31 @@ typedef struct {
     summary_pick tuned[SUMMARY_MAX_STRATEGIES];
     summary_pick grid_by_position[2]; // the grid's best by val in each position (cfg_position)
     bool grid_has_default;            // the grid evaluated the default T and alpha
+    // The recommendation: the best by validation among the best untuned setting, the grid's best
+    // and each strategy's pick (ties go to the earlier, so to the default).
+    const store_eval *recommended;
+    const char *recommended_from;     // "default", "grid" or a strategy's name
+    int evaluations;                  // evaluations of the pair behind it
+    // significance.c: the held-out (cross-fit) validation gain of taking the pair's best evaluated
+    // setting, and the recommendation against the default on test (Holm-adjusted p over pairs).
+    double heldout_val_gain;
+    double p_vs_default;
+    bool significant_vs_default;
 } summary_pair;
+
+// The noise behind the figures (significance.c); `available` is false without per-image outcomes.
+typedef struct {
+    bool available;
+    int evals_without_outcomes;
+    double se_gain_val, se_gain_test;   // median paired standard error of one gain (fractions)
+    double chance_non_default;          // frac_grid_best_not_default if no setting mattered
+    int tested_pairs;                   // pairs with outcomes for the tests below
+    int default_worse_pairs;            // recommendation significantly better than the default
+    int untuned_worse_pairs;            // ... than the best untuned setting (Holm, level 0.05)
+    double heldout_val_gain, selected_val_gain; // mean over pairs: cross-fit and in-sample
+    stats_interval improvement_points;  // recommendation - default, test gain, 95% over pairs
+    stats_interval improvement_ratio;   // mean(recommendation) / mean(default); NaN if undefined
+} summary_statistics;
 
 typedef struct {
     char name[STORE_NAME_MAX];
@@ -34,16 +59,17 @@ typedef struct {
     double mean_val_regret, mean_test_regret; // against the grid's best (NaN without grid)
     double frac_within_eps;                   // pairs whose tuned val gain is within epsilon
     double mean_evals_to_eps;                 // over the pairs that got there (NaN: none did)
-    double improvement_factor_mean, improvement_factor_median, improvement_factor_max; // tuned / default
-                                              // over the pairs whose default gain is > 0
-    int improvement_pairs;
     double improvement_points_mean;          // tuned - default test gain, over every pair
+    stats_interval test_regret_ci;            // mean test regret against the grid's pick, 95%
+    int worse_than_grid_pairs;                // pairs whose grid pick is significantly better (Holm)
+    int worse_than_grid_tested;
     double *curve;                            // mean over pairs of the best-so-far val gain
     int curve_len;
 } summary_strategy;
 
 typedef struct {
     double epsilon;
+    int val_images;                   // validation images behind every gain
     int n_pairs;
     summary_pair *pairs;
     bool has_default, has_grid;
@@ -60,6 +86,7 @@ typedef struct {
     int forgetting_count[3];
     double frac_position_matters;       // pairs whose best positions differ by > 1 point of test
     int position_pairs;
+    summary_statistics stats;
 } summary;
 
 // Computes the summary of the trials (which must outlive it). Strategies appear in the order of
