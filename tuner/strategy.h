@@ -36,6 +36,10 @@ struct tuner {
     double *grid_values[TUNER_MAX_PARAMS]; // per parameter, or NULL for the default list
     size_t grid_n[TUNER_MAX_PARAMS];
     size_t n_design;          // gp: space-filling points; 0 = the default
+    double *prior_u;          // gp_transfer: (n_prior, n_cont) earlier tasks' points, encoded
+    int *prior_c;             // (n_prior, n_cat)
+    double *prior_z;          // (n_prior) their values standardized within their task, lower better
+    size_t n_prior, n_prior_tasks;
 
     double *X;                // (budget, np) told points
     double *y;                // (budget) told values as given (NaN = failed)

@@ -13,7 +13,7 @@
 #include "tuner/strategy.h"
 
 static const char *const strategy_names[TUNER_N_STRATEGIES] = {
-    "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp"};
+    "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer"};
 
 const char *tuner_strategy_name(tuner_strategy s) {
     KDT_ASSERT(s < TUNER_N_STRATEGIES);
@@ -33,14 +33,15 @@ kdt_status tuner_strategy_from_name(const char *name, tuner_strategy *out) {
     char hint[64] = "";
     if (best_d <= 3) snprintf(hint, sizeof hint, " (did you mean '%s'?)", strategy_names[best]);
     return kdt_fail(KDT_ERR_CONFIG, "unknown tuner strategy '%s'%s; valid: grid, random, bobyqa, "
-                    "cobyla, neldermead, sbplx, direct_l, gp", name, hint);
+                    "cobyla, neldermead, sbplx, direct_l, gp, gp_transfer", name, hint);
 }
 
 static const strategy_ops *ops_of(tuner_strategy s) {
     switch (s) {
     case TUNER_GRID: return &strategy_grid_ops;
     case TUNER_RANDOM: return &strategy_random_ops;
-    case TUNER_GP: return &strategy_gp_ops;
+    case TUNER_GP:
+    case TUNER_GP_TRANSFER: return &strategy_gp_ops;
     default: return &strategy_nlopt_ops;
     }
 }
@@ -93,7 +94,7 @@ void tuner_destroy(tuner *t) {
     if (!t) return;
     if (t->state) t->ops->destroy(t->state);
     for (size_t i = 0; i < TUNER_MAX_PARAMS; i++) free(t->grid_values[i]);
-    free(t->init), free(t->X), free(t->y), free(t->xp);
+    free(t->init), free(t->prior_u), free(t->prior_c), free(t->prior_z), free(t->X), free(t->y), free(t->xp);
     tuner_space_destroy(t->space);
     free(t);
 }
@@ -165,6 +166,44 @@ kdt_status tuner_set_initial_design(tuner *t, size_t n) {
     kdt_status st = check_settable(t, "tuner_set_initial_design");
     if (st) return st;
     t->n_design = n;
+    return KDT_OK;
+}
+
+kdt_status tuner_set_prior_observations(tuner *t, const double *xs, const double *values, size_t n) {
+    kdt_status st = check_settable(t, "tuner_set_prior_observations");
+    if (st) return st;
+    if (t->strategy != TUNER_GP_TRANSFER)
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: prior observations are for strategy gp_transfer, not "
+                        "%s", tuner_strategy_name(t->strategy));
+    if (n && (!xs || !values)) return kdt_fail(KDT_ERR_USAGE, "tuner_set_prior_observations: NULL points or values");
+    for (size_t i = 0; i < n; i++)
+        if (!tuner_space_contains(t->space, xs + i * t->np))
+            return kdt_fail(KDT_ERR_CONFIG, "tuner: prior observation %zu is not in the search space "
+                            "(bounds, choice indices or fixed values): were they made on another space?", i);
+    // Standardize within the task, as a minimization objective: only ranks and spreads carry over
+    // between tasks, not levels.
+    double sum = 0, sum2 = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(values[i])) sum += values[i], sum2 += values[i] * values[i], m++;
+    if (m < 2) return KDT_OK; // nothing to compare within this task
+    double mean = sum / (double)m, var = sum2 / (double)m - mean * mean;
+    double sd = var > 1e-300 ? sqrt(var) : 0, sign = t->goal == TUNER_MAXIMIZE ? -1 : 1;
+    size_t need = t->n_prior + m;
+    double *u = realloc(t->prior_u, need * (t->n_cont ? t->n_cont : 1) * sizeof *u);
+    if (u) t->prior_u = u;
+    int *c = u ? realloc(t->prior_c, need * (t->n_cat ? t->n_cat : 1) * sizeof *c) : NULL;
+    if (c) t->prior_c = c;
+    double *z = c ? realloc(t->prior_z, need * sizeof *z) : NULL;
+    if (!z) return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory for %zu prior observations", need);
+    t->prior_z = z;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(values[i])) continue;
+        size_t k = t->n_prior++;
+        tuner_space_encode(t->space, xs + i * t->np, t->prior_u + k * t->n_cont, t->prior_c + k * t->n_cat);
+        t->prior_z[k] = sd > 0 ? sign * (values[i] - mean) / sd : 0;
+    }
+    t->n_prior_tasks++;
     return KDT_OK;
 }
 

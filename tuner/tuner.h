@@ -32,12 +32,14 @@ typedef enum {
     TUNER_SBPLX,      // NLopt local, subspace simplex
     TUNER_DIRECT_L,   // NLopt global, locally biased DIRECT
     TUNER_GP,         // Gaussian-process Bayesian optimization with log expected improvement
+    TUNER_GP_TRANSFER, // gp whose space-filling design is replaced by the best points of earlier
+                      // tasks' observations (tuner_set_prior_observations); gp without them
     TUNER_N_STRATEGIES
 } tuner_strategy;
 
 typedef enum { TUNER_MINIMIZE, TUNER_MAXIMIZE } tuner_goal;
 
-// "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp".
+// "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer".
 const char *tuner_strategy_name(tuner_strategy s);
 // The strategy of a name; KDT_ERR_CONFIG with the valid names (and a "did you mean") otherwise.
 kdt_status tuner_strategy_from_name(const char *name, tuner_strategy *out);
@@ -61,6 +63,13 @@ kdt_status tuner_set_grid_values(tuner *t, const char *name, const double *value
 // GP: the number of space-filling points after the initial points (default: free dimensions + 2,
 // at least 4, at most a third of the budget).
 kdt_status tuner_set_initial_design(tuner *t, size_t n);
+// gp_transfer: the observations of one earlier task on the same kind of problem (e.g. another
+// pair of the same federation): n points xs (n, size of the space), each in this tuner's space,
+// and their values (same goal; non-finite values are failures and are dropped). Call once per
+// earlier task: values are compared only within a task (standardized per call), so tasks whose
+// objectives sit at different levels can be pooled. Another strategy refuses them
+// (KDT_ERR_CONFIG); a point outside the space is a KDT_ERR_CONFIG naming its index.
+kdt_status tuner_set_prior_observations(tuner *t, const double *xs, const double *values, size_t n);
 // ---- the loop -----------------------------------------------------------------------------------
 // The next point to evaluate, into x (size of the space). Asking again before telling returns
 // the same point. KDT_ERR_STATE when the tuner is done (budget spent or strategy exhausted).
