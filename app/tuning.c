@@ -189,7 +189,7 @@ static kdt_status replay_journal(evaluator *e, tuner *tn, const char *key) {
         if (t.index != (int)k)
             s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu: run '%s': evaluation %d where %zu was expected (lines "
                          "lost or repeated)", evaluator_journal(e), lineno, key, t.index, k);
-        rec[k] = (tuner_record){x, t.ok ? t.val_gain : NAN};
+        rec[k] = (tuner_record){x, t.ok ? t.val_gain : NAN, 0};
     }
     if (!s && (s = tuner_replay(tn, rec, n))) {
         size_t bad = tuner_n_told(tn);
