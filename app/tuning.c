@@ -187,7 +187,7 @@ static kdt_status replay(evaluator *e, tuner *tn, const store_run *run) {
         x[P_ALPHA] = set->alpha;
         x[P_TRANSFER] = choice_index(space, P_TRANSFER, kd_transfer_name(set->transfer));
         x[P_POSITION] = choice_index(space, P_POSITION, kd_position_name(set->position));
-        rec[k] = (tuner_record){x, lines[k].result.ok ? lines[k].result.val_gain : NAN};
+        rec[k] = (tuner_record){x, lines[k].result.ok ? lines[k].result.val_gain : NAN, (size_t)lines[k].setting.replicate};
     }
     if (!s && (s = tuner_replay(tn, rec, n))) {
         char key[96];

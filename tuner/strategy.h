@@ -36,7 +36,17 @@ struct tuner {
     double *grid_values[TUNER_MAX_PARAMS]; // per parameter, or NULL for the default list
     size_t grid_n[TUNER_MAX_PARAMS];
     size_t n_design;          // gp: space-filling points; 0 = the default
+    double *prior_u;          // gp_transfer: (n_prior, n_cont) earlier tasks' points, encoded
+    int *prior_c;             // (n_prior, n_cat)
+    double *prior_z;          // (n_prior) their values standardized within their task, lower better
+    size_t n_prior, n_prior_tasks;
 
+    // final replicates: the last rep_k * rep_r evaluations re-evaluate the top rep_k told points
+    size_t rep_k, rep_r;
+    bool rep_phase;
+    size_t rep_start, rep_total, n_cand, cand[TUNER_MAX_REPLICATE_K];
+    size_t *rep;              // (budget) replicate index of each told point (0: first evaluation)
+    size_t rep_pending;
     double *X;                // (budget, np) told points
     double *y;                // (budget) told values as given (NaN = failed)
     size_t n;

@@ -13,7 +13,7 @@
 #include "tuner/strategy.h"
 
 static const char *const strategy_names[TUNER_N_STRATEGIES] = {
-    "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp"};
+    "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer"};
 
 const char *tuner_strategy_name(tuner_strategy s) {
     KDT_ASSERT(s < TUNER_N_STRATEGIES);
@@ -33,14 +33,15 @@ kdt_status tuner_strategy_from_name(const char *name, tuner_strategy *out) {
     char hint[64] = "";
     if (best_d <= 3) snprintf(hint, sizeof hint, " (did you mean '%s'?)", strategy_names[best]);
     return kdt_fail(KDT_ERR_CONFIG, "unknown tuner strategy '%s'%s; valid: grid, random, bobyqa, "
-                    "cobyla, neldermead, sbplx, direct_l, gp", name, hint);
+                    "cobyla, neldermead, sbplx, direct_l, gp, gp_transfer", name, hint);
 }
 
 static const strategy_ops *ops_of(tuner_strategy s) {
     switch (s) {
     case TUNER_GRID: return &strategy_grid_ops;
     case TUNER_RANDOM: return &strategy_random_ops;
-    case TUNER_GP: return &strategy_gp_ops;
+    case TUNER_GP:
+    case TUNER_GP_TRANSFER: return &strategy_gp_ops;
     default: return &strategy_nlopt_ops;
     }
 }
@@ -78,8 +79,9 @@ kdt_status tuner_create(tuner **out, const tuner_space *space, tuner_strategy st
     t->X = malloc(budget * t->np * sizeof *t->X);
     t->y = malloc(budget * sizeof *t->y);
     t->xp = malloc(t->np * sizeof *t->xp);
+    t->rep = calloc(budget, sizeof *t->rep);
     t->ops = ops_of(strategy);
-    if (!t->X || !t->y || !t->xp) {
+    if (!t->X || !t->y || !t->xp || !t->rep) {
         tuner_destroy(t);
         return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory for a budget of %zu", budget);
     }
@@ -93,7 +95,7 @@ void tuner_destroy(tuner *t) {
     if (!t) return;
     if (t->state) t->ops->destroy(t->state);
     for (size_t i = 0; i < TUNER_MAX_PARAMS; i++) free(t->grid_values[i]);
-    free(t->init), free(t->X), free(t->y), free(t->xp);
+    free(t->init), free(t->prior_u), free(t->prior_c), free(t->prior_z), free(t->X), free(t->y), free(t->xp), free(t->rep);
     tuner_space_destroy(t->space);
     free(t);
 }
@@ -168,6 +170,44 @@ kdt_status tuner_set_initial_design(tuner *t, size_t n) {
     return KDT_OK;
 }
 
+kdt_status tuner_set_prior_observations(tuner *t, const double *xs, const double *values, size_t n) {
+    kdt_status st = check_settable(t, "tuner_set_prior_observations");
+    if (st) return st;
+    if (t->strategy != TUNER_GP_TRANSFER)
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: prior observations are for strategy gp_transfer, not "
+                        "%s", tuner_strategy_name(t->strategy));
+    if (n && (!xs || !values)) return kdt_fail(KDT_ERR_USAGE, "tuner_set_prior_observations: NULL points or values");
+    for (size_t i = 0; i < n; i++)
+        if (!tuner_space_contains(t->space, xs + i * t->np))
+            return kdt_fail(KDT_ERR_CONFIG, "tuner: prior observation %zu is not in the search space "
+                            "(bounds, choice indices or fixed values): were they made on another space?", i);
+    // Standardize within the task, as a minimization objective: only ranks and spreads carry over
+    // between tasks, not levels.
+    double sum = 0, sum2 = 0;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (isfinite(values[i])) sum += values[i], sum2 += values[i] * values[i], m++;
+    if (m < 2) return KDT_OK; // nothing to compare within this task
+    double mean = sum / (double)m, var = sum2 / (double)m - mean * mean;
+    double sd = var > 1e-300 ? sqrt(var) : 0, sign = t->goal == TUNER_MAXIMIZE ? -1 : 1;
+    size_t need = t->n_prior + m;
+    double *u = realloc(t->prior_u, need * (t->n_cont ? t->n_cont : 1) * sizeof *u);
+    if (u) t->prior_u = u;
+    int *c = u ? realloc(t->prior_c, need * (t->n_cat ? t->n_cat : 1) * sizeof *c) : NULL;
+    if (c) t->prior_c = c;
+    double *z = c ? realloc(t->prior_z, need * sizeof *z) : NULL;
+    if (!z) return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory for %zu prior observations", need);
+    t->prior_z = z;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(values[i])) continue;
+        size_t k = t->n_prior++;
+        tuner_space_encode(t->space, xs + i * t->np, t->prior_u + k * t->n_cont, t->prior_c + k * t->n_cat);
+        t->prior_z[k] = sd > 0 ? sign * (values[i] - mean) / sd : 0;
+    }
+    t->n_prior_tasks++;
+    return KDT_OK;
+}
+
 void strategy_objectives(const tuner *t, double *f) {
     double worst = -INFINITY, best = INFINITY;
     for (size_t i = 0; i < t->n; i++) {
@@ -183,11 +223,60 @@ void strategy_objectives(const tuner *t, double *f) {
         if (!isfinite(f[i])) f[i] = fill;
 }
 
-bool tuner_done(const tuner *t) { return t->exhausted || t->n >= t->budget_eff; }
+kdt_status tuner_set_final_replicates(tuner *t, size_t k, size_t r) {
+    kdt_status st = check_settable(t, "tuner_set_final_replicates");
+    if (st) return st;
+    if (k < 1 || k > TUNER_MAX_REPLICATE_K || r < 1 || k * r >= t->budget_eff)
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: final replicates k = %zu, r = %zu: need 1 <= k <= %d, "
+                        "r >= 1 and k * r below the budget (%zu)", k, r, TUNER_MAX_REPLICATE_K, t->budget_eff);
+    t->rep_k = k, t->rep_r = r;
+    return KDT_OK;
+}
 
-kdt_status tuner_ask(tuner *t, double *x) {
+bool tuner_done(const tuner *t) {
+    if (t->rep_phase) return t->n >= t->rep_start + t->rep_total || t->n >= t->budget_eff;
+    return (t->exhausted && !t->rep_k) || t->n >= t->budget_eff;
+}
+
+// Starts the final replicates: the best rep_k distinct told points by told value (failures last).
+static void start_replicates(tuner *t) {
+    t->rep_phase = true, t->rep_start = t->n, t->n_cand = 0;
+    for (size_t i = 0; i < t->n && t->n_cand < t->rep_k; i++) {
+        size_t b = (size_t)-1;
+        for (size_t j = 0; j < t->n; j++) {
+            bool taken = false;
+            for (size_t c = 0; c < t->n_cand && !taken; c++)
+                taken = !memcmp(t->X + t->cand[c] * t->np, t->X + j * t->np, t->np * sizeof *t->X);
+            if (taken) continue;
+            double vj = t->goal == TUNER_MAXIMIZE ? -t->y[j] : t->y[j];
+            double vb = b == (size_t)-1 ? NAN : t->goal == TUNER_MAXIMIZE ? -t->y[b] : t->y[b];
+            if (b == (size_t)-1 || (isfinite(vj) && (!isfinite(vb) || vj < vb))) b = j;
+        }
+        if (b == (size_t)-1) break;
+        t->cand[t->n_cand++] = b;
+    }
+    t->rep_total = t->n_cand * t->rep_r;
+    if (t->rep_start + t->rep_total > t->budget_eff) t->rep_total = t->budget_eff - t->rep_start;
+}
+
+kdt_status tuner_ask(tuner *t, double *x) { return tuner_ask_ex(t, x, NULL); }
+
+kdt_status tuner_ask_ex(tuner *t, double *x, tuner_ask_info *info) {
     if (t->pending) {
         memcpy(x, t->xp, t->np * sizeof *x);
+        if (info) info->replicate = t->rep_pending;
+        return KDT_OK;
+    }
+    if (t->rep_k && !t->rep_phase && t->n > 0 &&
+        (t->exhausted || t->n + t->rep_k * t->rep_r >= t->budget_eff))
+        start_replicates(t);
+    if (t->rep_phase && !tuner_done(t)) {
+        size_t j = t->n - t->rep_start;
+        memcpy(t->xp, t->X + t->cand[j % t->n_cand] * t->np, t->np * sizeof *t->xp);
+        t->rep_pending = 1 + j / t->n_cand;
+        t->pending = true;
+        memcpy(x, t->xp, t->np * sizeof *x);
+        if (info) info->replicate = t->rep_pending;
         return KDT_OK;
     }
     if (tuner_done(t))
@@ -201,6 +290,10 @@ kdt_status tuner_ask(tuner *t, double *x) {
     bool exhausted = false;
     kdt_status st = t->ops->ask(t, t->state, t->xp, &exhausted);
     if (st) return st;
+    if (exhausted && t->rep_k && t->n > 0) { // the strategy is done early: replicates now
+        t->exhausted = true;
+        return tuner_ask_ex(t, x, info);
+    }
     if (exhausted) {
         t->exhausted = true;
         return kdt_fail(KDT_ERR_STATE, "tuner: strategy %s has nothing more to propose after %zu "
@@ -208,12 +301,15 @@ kdt_status tuner_ask(tuner *t, double *x) {
     }
     KDT_ASSERT(tuner_space_contains(t->space, t->xp));
     t->pending = true;
+    t->rep_pending = 0;
     memcpy(x, t->xp, t->np * sizeof *x);
+    if (info) info->replicate = 0;
     return KDT_OK;
 }
 
 static void record(tuner *t, double value) {
     memcpy(t->X + t->n * t->np, t->xp, t->np * sizeof *t->X);
+    t->rep[t->n] = t->rep_pending;
     t->y[t->n++] = isfinite(value) ? value : NAN; // every failure reads the same
     t->pending = false;
 }
@@ -244,7 +340,8 @@ kdt_status tuner_replay(tuner *t, const tuner_record *records, size_t n) {
                             "evaluations of strategy %s): the run was made with another "
                             "configuration", k, t->n, tuner_strategy_name(t->strategy));
         double s[TUNER_MAX_PARAMS];
-        kdt_status st = tuner_ask(t, s);
+        tuner_ask_info info;
+        kdt_status st = tuner_ask_ex(t, s, &info);
         if (st) return kdt_fail_context(st, "tuner_replay: record %zu", k);
         if (!same_point(t, r->x, s)) {
             char a[1024], b[1024];
@@ -255,6 +352,11 @@ kdt_status tuner_replay(tuner *t, const tuner_record *records, size_t n) {
                             "(space, budget, seed, initial points, settings or code); start it over "
                             "under another name", k, t->n, a, b);
         }
+        if (r->replicate != info.replicate)
+            return kdt_fail(KDT_ERR_CONFIG, "tuner_replay: record %zu (evaluation %zu) is replicate %zu, "
+                            "but the tuner now asks for replicate %zu: the run was made with another "
+                            "configuration (final replicates); start it over under another name", k,
+                            t->n, r->replicate, info.replicate);
         record(t, r->value);
     }
     if (n) log_debug("tuner %s: replayed evaluations %zu to %zu", tuner_strategy_name(t->strategy),
@@ -291,8 +393,34 @@ kdt_status tuner_best(const tuner *t, double *x, double *value) {
     return KDT_OK;
 }
 
+size_t tuner_history_replicate(const tuner *t, size_t i) {
+    KDT_ASSERT(i < t->n);
+    return t->rep[i];
+}
+
+// The candidate with the best mean over its evaluations (any failure: a failed candidate).
+static void recommend_by_mean(const tuner *t, double *x, double *value) {
+    size_t best = 0;
+    double best_v = NAN;
+    for (size_t c = 0; c < t->n_cand; c++) {
+        const double *xc = t->X + t->cand[c] * t->np;
+        double sum = 0;
+        size_t m = 0;
+        for (size_t i = 0; i < t->n; i++)
+            if (!memcmp(t->X + i * t->np, xc, t->np * sizeof *xc)) sum += t->y[i], m++;
+        double v = sum / (double)m; // NaN when any evaluation failed
+        if (c == 0 || better(t, v, best_v)) best = c, best_v = v;
+    }
+    tuner_history(t, t->cand[best], x, NULL);
+    *value = best_v;
+}
+
 kdt_status tuner_recommend(tuner *t, double *x, double *value) {
     if (t->n == 0) return kdt_fail(KDT_ERR_STATE, "tuner: nothing told yet");
+    if (t->rep_phase && t->n_cand) {
+        recommend_by_mean(t, x, value);
+        return KDT_OK;
+    }
     if (t->started && t->ops->recommend) {
         size_t b = 0;
         kdt_status st = t->ops->recommend(t, t->state, &b);

@@ -32,12 +32,16 @@ typedef enum {
     TUNER_SBPLX,      // NLopt local, subspace simplex
     TUNER_DIRECT_L,   // NLopt global, locally biased DIRECT
     TUNER_GP,         // Gaussian-process Bayesian optimization with log expected improvement
+    TUNER_GP_TRANSFER, // gp whose space-filling design is replaced by the best points of earlier
+                      // tasks' observations (tuner_set_prior_observations); gp without them
     TUNER_N_STRATEGIES
 } tuner_strategy;
 
 typedef enum { TUNER_MINIMIZE, TUNER_MAXIMIZE } tuner_goal;
 
-// "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp".
+enum { TUNER_MAX_REPLICATE_K = 16 };
+
+// "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer".
 const char *tuner_strategy_name(tuner_strategy s);
 // The strategy of a name; KDT_ERR_CONFIG with the valid names (and a "did you mean") otherwise.
 kdt_status tuner_strategy_from_name(const char *name, tuner_strategy *out);
@@ -61,19 +65,42 @@ kdt_status tuner_set_grid_values(tuner *t, const char *name, const double *value
 // GP: the number of space-filling points after the initial points (default: free dimensions + 2,
 // at least 4, at most a third of the budget).
 kdt_status tuner_set_initial_design(tuner *t, size_t n);
+// gp_transfer: the observations of one earlier task on the same kind of problem (e.g. another
+// pair of the same federation): n points xs (n, size of the space), each in this tuner's space,
+// and their values (same goal; non-finite values are failures and are dropped). Call once per
+// earlier task: values are compared only within a task (standardized per call), so tasks whose
+// objectives sit at different levels can be pooled. Another strategy refuses them
+// (KDT_ERR_CONFIG); a point outside the space is a KDT_ERR_CONFIG naming its index.
+kdt_status tuner_set_prior_observations(tuner *t, const double *xs, const double *values, size_t n);
+// Noise-aware final picks: the last k * r evaluations of the budget re-evaluate the k best told
+// points (distinct, by told value), r more times each (round-robin); asks then carry the
+// replicate index (tuner_ask_ex), and tuner_recommend returns the candidate with the best mean
+// over its evaluations (a failure makes a candidate's mean a failure), not the luckiest draw.
+// 1 <= k <= TUNER_MAX_REPLICATE_K, r >= 1, k * r < the budget. When the strategy runs out before
+// its share, the replicates start then.
+kdt_status tuner_set_final_replicates(tuner *t, size_t k, size_t r);
+
 // ---- the loop -----------------------------------------------------------------------------------
 // The next point to evaluate, into x (size of the space). Asking again before telling returns
 // the same point. KDT_ERR_STATE when the tuner is done (budget spent or strategy exhausted).
 kdt_status tuner_ask(tuner *t, double *x);
+// What an ask is: replicate 0 is a first evaluation of its point, k > 0 its k-th re-evaluation
+// (tuner_set_final_replicates): the caller evaluates it again with fresh randomness.
+typedef struct {
+    size_t replicate;
+} tuner_ask_info;
+// tuner_ask, and what the point is for (info may be NULL).
+kdt_status tuner_ask_ex(tuner *t, double *x, tuner_ask_info *info);
 // The result of the last asked point. A non-finite value (NaN) marks a failed evaluation: it
 // counts against the budget and the strategies treat it as the worst value seen, never as a number.
 kdt_status tuner_tell(tuner *t, double value);
 
 // One past result of a run, as the caller stored it: the point (size of the space), the value
-// told (NaN for a failure).
+// told (NaN for a failure), and the replicate index the ask gave (0 without final replicates).
 typedef struct {
     const double *x;
     double value;
+    size_t replicate;
 } tuner_record;
 
 // Gives a new tuner the past results of its run, in told order (e.g. read back from a journal
@@ -93,10 +120,13 @@ tuner_goal tuner_get_goal(const tuner *t);
 const tuner_space *tuner_get_space(const tuner *t);
 // The i-th told point (x: size of the space) and its value.
 void tuner_history(const tuner *t, size_t i, double *x, double *value);
+// The replicate index of the i-th told point (0: a first evaluation).
+size_t tuner_history_replicate(const tuner *t, size_t i);
 // The values told so far, in order (n_told of them).
 const double *tuner_values(const tuner *t);
 // The best told point and value (by the goal); KDT_ERR_STATE when nothing is told yet.
 kdt_status tuner_best(const tuner *t, double *x, double *value);
-// The recommended point and its told value: for gp, the evaluated point with the best posterior
-// mean (robust to noise); for the others, the best told point.
+// The recommended point and its told value: with final replicates, the candidate with the best
+// mean over its evaluations, and that mean; else for gp, the evaluated point with the best
+// posterior mean (robust to noise); for the others, the best told point.
 kdt_status tuner_recommend(tuner *t, double *x, double *value);

@@ -3,10 +3,12 @@
 // (the anchor, measured in the same run; < 1 beats it), and the tuner's own time per suggestion
 // at 40 observations (median over seeds).
 // Usage: bench_tuner [seeds (10)] [strategy names... (all)]
+//        bench_tuner kd [--seeds N] [--table FILE] [strategy names...]   (bench_kd.c)
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench/tuner/bench_kd.h"
 #include "common/log.h"
 #include "common/timer.h"
 #include "tests/tuner/testfun.h"
@@ -15,6 +17,10 @@
 enum { MAX_SEEDS = 100 };
 
 int main(int argc, char **argv) {
+    if (argc > 1 && !strcmp(argv[1], "kd")) {
+        log_set_level(LOG_WARN);
+        return bench_kd_main(argc - 1, argv + 1);
+    }
     size_t seeds = argc > 1 ? (size_t)atoi(argv[1]) : 10;
     if (seeds < 1 || seeds > MAX_SEEDS) seeds = 10;
     bool use[TUNER_N_STRATEGIES];

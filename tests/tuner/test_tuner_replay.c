@@ -39,7 +39,7 @@ static void drive(tuner *t, size_t n, double (*xs)[4], double *ys) {
 }
 
 static void to_records(double (*xs)[4], const double *ys, size_t n, tuner_record *r) {
-    for (size_t i = 0; i < n; i++) r[i] = (tuner_record){xs[i], ys[i]};
+    for (size_t i = 0; i < n; i++) r[i] = (tuner_record){xs[i], ys[i], 0};
 }
 
 // For every strategy and several cut points: a new tuner given the first `cut` results asks
@@ -135,7 +135,7 @@ static void mismatching_records_are_refused(void **state) {
     tuner_destroy(t);
 
     t = make(TUNER_GP, 4, B); // a record without a point is a usage error
-    tuner_record none = {NULL, 1.0};
+    tuner_record none = {NULL, 1.0, 0};
     assert_int_equal(tuner_replay(t, &none, 1), KDT_ERR_USAGE);
     assert_int_equal(tuner_replay(t, NULL, 0), KDT_OK);
     // settings after a replay are refused like settings after an ask
