@@ -243,11 +243,10 @@ def main(argv=None):
               picks["recommended"].get("from"))
     budgets = {p.get("evaluations") for k, p in picks.items() if k not in ("recommended", "grid", "default")}
     if picks and budgets and budgets != {len(study.trials)}:
+        used = ", ".join("%g" % b for b in sorted(b for b in budgets if b is not None)) or "?"
         print("  note: kdtune's strategies used %s evaluations, Optuna %d: for a like-for-like "
               "comparison run `kdtune tune --pairs %d-%d --budget %d -o %s` and `kdtune report`." %
-              ", ".join("%g" % b for b in sorted(b for b in budgets if b is not None)) or "?",
-               len(study.trials), i, j,
-               len(study.trials), a.run_dir))
+              (used, len(study.trials), i, j, len(study.trials), a.run_dir))
     for n in notes:
         print("  note: " + n)
 
