@@ -271,7 +271,8 @@ static void bad_magic(void **state) {
     write_bytes(f.train_labels, data, len);
     raw_images r;
     expect_error(data_load_npy(&f, true, &r), KDT_ERR_FORMAT, "bad magic", "bm_y.npy");
-    write_bytes(f.train_labels, "PK\x03\x04 this is a zip", 20);
+    static const char zip[] = "PK\x03\x04 this is a zip";
+    write_bytes(f.train_labels, zip, sizeof zip - 1);
     expect_error(data_load_npy(&f, true, &r), KDT_ERR_FORMAT, ".npz", NULL);
     free(data);
 }
