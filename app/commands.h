@@ -10,3 +10,4 @@ extern const cli_command cmd_report;
 extern const cli_command cmd_run;
 extern const cli_command cmd_partition;
 extern const cli_command cmd_pretrain;
+extern const cli_command cmd_export;

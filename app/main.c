@@ -19,6 +19,7 @@ static const cli_command *const commands[] = {
     &cmd_tune,
     &cmd_eval,
     &cmd_report,
+    &cmd_export,
     &cmd_validate,
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
