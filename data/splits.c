@@ -2,6 +2,9 @@
 // them with the pool's per-channel statistics.
 #include "data/splits.h"
 
+#include "common/fs.h"
+#include "data/load_npy.h"
+
 #include "common/check.h"
 #include <math.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@ const char *data_source_name(data_source s) {
     case DATA_CIFAR100: return "cifar100";
     case DATA_MNIST: return "mnist";
     case DATA_FASHION_MNIST: return "fashion_mnist";
+    case DATA_NPY: return "npy";
     case DATA_N_SOURCES: break;
     }
     return "?";
@@ -104,6 +108,19 @@ static kdt_status load_raw(const data_spec *spec, bool train, raw_images *out) {
     case DATA_MNIST:
     case DATA_FASHION_MNIST:
         return data_load_idx(spec->path, data_source_name(spec->source), train, out);
+    case DATA_NPY: {
+        // The folder's four files by their conventional names; a split whose files are absent is
+        // empty, as for the other sources.
+        char paths[4][4096];
+        const char *names[4] = {"train_images.npy", "train_labels.npy", "test_images.npy", "test_labels.npy"};
+        for (int k = 0; k < 4; k++) {
+            kdt_status st = fs_join(paths[k], sizeof paths[k], spec->path, names[k]);
+            if (st) return st;
+            if (!fs_exists(paths[k])) paths[k][0] = '\0';
+        }
+        data_npy_files files = {paths[0], paths[1], paths[2], paths[3], 0};
+        return data_load_npy(&files, train, out);
+    }
     case DATA_SYNTHETIC:
     case DATA_N_SOURCES: break;
     }

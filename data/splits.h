@@ -16,6 +16,7 @@ typedef enum {
     DATA_CIFAR100,
     DATA_MNIST,
     DATA_FASHION_MNIST,
+    DATA_NPY,              // NumPy arrays: train_images.npy, train_labels.npy, test_images.npy, test_labels.npy
     DATA_N_SOURCES
 } data_source;
 

@@ -24,8 +24,7 @@ writes cifar/train_images.npy, cifar/train_labels.npy, cifar/test_images.npy,
 cifar/test_labels.npy. Then in a kdtune config:
     data:
       source: npy
-      npy: {train_images: cifar/train_images.npy, train_labels: cifar/train_labels.npy,
-            test_images: cifar/test_images.npy, test_labels: cifar/test_labels.npy}
+      path: cifar        # the folder of the four files, by these names
 
 From the shell (torchvision needed for this form; Debian's python3-torchvision):
     python3 examples/torchvision_to_npy.py CIFAR10 ~/data out/ [--download]
