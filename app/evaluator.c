@@ -203,7 +203,8 @@ kdt_status evaluator_eval(evaluator *e, int worker, int i, int j, double tempera
     }
     pthread_mutex_unlock(&e->state_lock);
     if (!hit) {
-        kd_setting set = {student, teacher, (float)temperature, (float)alpha, (kd_transfer)transfer_set};
+        kd_setting set = {.student = student, .teacher = teacher, .temperature = (float)temperature,
+                          .alpha = (float)alpha, .transfer = (kd_transfer)transfer_set};
         kd_result r;
         kdt_status s = kd_round_run(e->rounds[worker], &set, &r);
         if (s) return s;
