@@ -47,6 +47,10 @@ struct kd_round {
     float *x, *dlogits, *dpeer, *zt, *zs0, *zp0, *zr;   // (B, C, H, W), then (B, K) each
     int *y, *ys, *yp, *yr;                               // (B) each
     unsigned char *route;                                // (B)
+    // DP-KD's routing of every example of a cached logit set for one (student, teacher, set): it
+    // depends on the frozen models only, so the rounds of a pair over T and alpha share it.
+    unsigned char *route_all;                            // (largest transfer set)
+    int route_key[3];                                    // student, teacher, set; -1: none
     double *class_acc;                                   // (K)
     float *evalx;           // (max_batch, C, H, W): gathered validation images at fidelity < 1
     int *fid_order;         // (largest transfer set) a fidelity subset of it
@@ -105,6 +109,8 @@ kd_round *kd_round_create(kd_federation *f) {
     r->evalx = malloc(sizeof *r->evalx * (size_t)r->max_batch * r->ex);
     int largest = sp->transfer->n > sp->pool->n ? sp->transfer->n : sp->pool->n;
     r->fid_order = malloc(sizeof *r->fid_order * (size_t)(largest > 0 ? largest : 1));
+    r->route_all = malloc((size_t)(largest > 0 ? largest : 1));
+    r->route_key[0] = -1;
     r->val_order = malloc(sizeof *r->val_order * (size_t)(sp->val->n > 0 ? sp->val->n : 1));
     for (int w = 0; w < 2; w++) {
         r->bits[w][KD_SPLIT_VAL] = calloc(kd_bitset_bytes(sp->val->n) + 1, 1);
@@ -115,7 +121,7 @@ kd_round *kd_round_create(kd_federation *f) {
     r->on_own = calloc((size_t)r->P, sizeof *r->on_own);
     if (!r->on_own || !r->slot_of || !r->slots || !r->x || !r->dlogits || !r->dpeer || !r->zt ||
         !r->zs0 || !r->zp0 || !r->zr || !r->y || !r->ys || !r->yp || !r->yr || !r->route ||
-        !r->class_acc || !r->evalx || !r->fid_order || !r->val_order || !r->on_transfer)
+        !r->class_acc || !r->evalx || !r->fid_order || !r->route_all || !r->val_order || !r->on_transfer)
         goto nomem;
     for (int w = 0; w < 2; w++)
         if (!r->bits[w][KD_SPLIT_VAL] || !r->bits[w][KD_SPLIT_TEST]) goto nomem;
@@ -164,6 +170,7 @@ void kd_round_destroy(kd_round *r) {
     int *in[] = {r->y, r->ys, r->yp, r->yr, r->fid_order, r->val_order};
     for (size_t i = 0; i < sizeof in / sizeof *in; i++) free(in[i]);
     free(r->route);
+    free(r->route_all);
     free(r->class_acc);
     for (int w = 0; w < 2; w++)
         for (int s = 0; s < KD_SPLIT_COUNT; s++) free(r->bits[w][s]);
@@ -218,6 +225,19 @@ static kdt_status frozen_prepare(kd_round *r, frozen *fr, int cid, int role, boo
         return kdt_fail(KDT_ERR_NOMEM, "out of memory for a frozen copy of participant %d", cid);
     model_copy_params(fr->copy, kd_federation_model(r->f, cid));
     return KDT_OK;
+}
+
+// DP-KD's routing of the examples idx[0..n) (all n of the set when idx is NULL) from cached logits,
+// kept in r->route_all by dataset index for the next rounds of the same student, teacher and set.
+static void route_cached(kd_round *r, const frozen *ft, const frozen *fsf, int S, int T, kd_logit_set set,
+                         const int *idx, int n) {
+    if (r->route_key[0] == S && r->route_key[1] == T && r->route_key[2] == (int)set) return;
+    const size_t K = (size_t)r->K;
+    if (!idx) kd_dpkd_route(r->route_all, ft->cache.logits, fsf->cache.logits, n, r->K);
+    else
+        for (int i = 0; i < n; i++)
+            kd_dpkd_route(r->route_all + idx[i], ft->cache.logits + idx[i] * K, fsf->cache.logits + idx[i] * K, 1, r->K);
+    r->route_key[0] = S, r->route_key[1] = T, r->route_key[2] = (int)set;
 }
 
 static int fidelity_count(float fidelity, int n) {
@@ -330,6 +350,11 @@ kdt_status kd_round_run(kd_round *r, const kd_setting *s, kd_result *out) {
         batcher_destroy(subset);
         return st;
     }
+    if (dpkd && cached) {
+        int n;
+        const int *idx = own ? partition_indices(kd_federation_partition(f), S, &n) : NULL;
+        route_cached(r, &ft, &fsf, S, T, set, idx, own ? n : sp->transfer->n);
+    }
     bool peer_trains = dml && !r->freeze_peer;
     model_copy_params(m, kd_federation_model(f, S));
     sgd_reset(opt);
@@ -360,7 +385,10 @@ kdt_status kd_round_run(kd_round *r, const kd_setting *s, kd_result *out) {
             } else if (dpkd) {
                 frozen_logits(r->zt, NULL, &ft, r->x, idx, b, K);
                 frozen_logits(r->zs0, NULL, &fsf, r->x, idx, b, K);
-                routed += kd_dpkd_route(r->route, r->zt, r->zs0, b, K);
+                if (cached)
+                    for (int i = 0; i < b; i++) routed += r->route[i] = r->route_all[idx[i]];
+                else
+                    routed += kd_dpkd_route(r->route, r->zt, r->zs0, b, K);
                 const float *zs = model_forward(m, r->x, b, true);
                 loss = kd_dpkd_loss(r->dlogits, r->zr, r->yr, zs, r->zt, r->zs0, r->route, r->y, b, K,
                                     s->temperature, s->alpha, s->transfer);
