@@ -29,7 +29,8 @@
 //
 // Replicates: replicate 0 is the round's original stream; replicate r > 0 draws the batch order
 // and the augmentation from rng_stream(seed, "kd-round-replicate", pair, transfer << 32 | r). The
-// data, partition, participants, and the fidelity subsets never depend on the replicate.
+// pair is student * 64 + teacher. The data, partition, participants and the fidelity subsets
+// never depend on the replicate (nor on the method: rounds of all methods share the stream).
 //
 // Fidelity f in (0, 1] (0 means 1): the round trains on the first ceil(f * n) examples of a fixed
 // permutation of its transfer set (rng_stream(seed, "kd-fidelity", 0 for the public transfer set

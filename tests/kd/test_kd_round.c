@@ -283,6 +283,20 @@ static void methods_replicates_fidelity_and_outcomes(void **state) {
         kd_round_use_cache(r, true);
     }
 
+    // DP-KD's cached routing follows the pair: the reverse pair in between changes nothing.
+    {
+        kd_setting s = base, rev = base;
+        s.method = rev.method = KD_METHOD_DPKD;
+        rev.student = 0, rev.teacher = 1;
+        kd_round_use_cache(r, false);
+        assert_int_equal(kd_round_run(r, &s, &res), KDT_OK);
+        kd_round_use_cache(r, true);
+        assert_int_equal(kd_round_run(r, &rev, &again), KDT_OK);
+        assert_true(again.routed_fraction != res.routed_fraction);
+        assert_int_equal(kd_round_run(r, &s, &again), KDT_OK);
+        assert_true(same_result(&res, &again));
+    }
+
     // alpha = 0 on the student's own data, computed by hand: fine-tuning with the true labels on
     // the round's batches (its stream: seed, pair, transfer set), the same optimizer settings.
     {
