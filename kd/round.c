@@ -11,21 +11,8 @@
 #include "common/check.h"
 #include "common/timer.h"
 
-static const char *const method_names[KD_METHOD_COUNT] = {"kd", "dml", "dpkd"};
-
-const char *kd_method_name(kd_method m) { return m >= 0 && m < KD_METHOD_COUNT ? method_names[m] : "?"; }
-
-kdt_status kd_method_from_name(const char *name, kd_method *out) {
-    for (int i = 0; i < KD_METHOD_COUNT; i++)
-        if (name && strcmp(name, method_names[i]) == 0) {
-            *out = (kd_method)i;
-            return KDT_OK;
-        }
-    return kdt_fail(KDT_ERR_CONFIG, "unknown KD method '%s': use kd, dml or dpkd", name ? name : "(null)");
-}
-
-// The models of one architecture a round may need: two that train (the student, and the DML
-// peer when it has the student's architecture), and two frozen copies of pre-trained models (the
+// The models of one architecture a round may need: two that train (the student and the DML peer,
+// distinct models even when the two share the architecture), and two frozen copies of pre-trained models (the
 // teacher, the pre-KD student) that run when the cache cannot serve. Frozen copies make every
 // forward pass write to this round's activations only, never to the federation's shared models.
 enum { ROLE_STUDENT, ROLE_PEER, ROLE_FROZEN_TEACHER, ROLE_FROZEN_STUDENT, ROLE_COUNT };
@@ -277,7 +264,7 @@ static kdt_status check_setting(const kd_round *r, const kd_setting *s) {
     if (s->transfer < KD_UNLABELLED || s->transfer > KD_STUDENT_DATA)
         return kdt_fail(KDT_ERR_CONFIG, "unknown KD transfer set id %d: use unlabelled, unlabelled_self "
                         "or student_data", (int)s->transfer);
-    if (s->method < 0 || s->method >= KD_METHOD_COUNT)
+    if (s->method < 0 || s->method >= KD_N_METHODS)
         return kdt_fail(KDT_ERR_CONFIG, "unknown KD method id %d: use kd, dml or dpkd", (int)s->method);
     if (s->replicate < 0)
         return kdt_fail(KDT_ERR_CONFIG, "KD replicate must be >= 0, got %d; set kd.replicate", s->replicate);

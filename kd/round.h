@@ -44,13 +44,7 @@
 
 #include "kd/federation.h"
 #include "kd/loss.h"
-
-typedef enum { KD_METHOD_KD = 0, KD_METHOD_DML, KD_METHOD_DPKD, KD_METHOD_COUNT } kd_method;
-
-// "kd", "dml", "dpkd".
-const char *kd_method_name(kd_method m);
-// KDT_OK and *out set, or KDT_ERR_CONFIG with a message listing the names.
-kdt_status kd_method_from_name(const char *name, kd_method *out);
+#include "kd/vocab.h"   // kd_method and its names
 
 // New fields are appended, so that positional initializers of the first five keep working and a
 // zero value is the original round (method kd, replicate 0, fidelity 0 = 1).

@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
                                             "dpkd, cache", "student alone, no teacher"};
     static const char *const keys[WAYS] = {"kd", "kd_recomputed", "dml", "dpkd", "student_only"};
     kd_result res;
-    for (int m = 0; m < KD_METHOD_COUNT; m++)
+    for (int m = 0; m < KD_N_METHODS; m++)
         kd_round_run(r, &(kd_setting){.student = 1, .teacher = 0, .temperature = 1.0f, .alpha = 0.5f,
                                       .method = (kd_method)m}, &res);
     // Rates are 1 / the median time of one evaluation: the settings cost the same, and the median

