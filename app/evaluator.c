@@ -11,6 +11,7 @@
 #include "common/strbuf.h"
 
 struct evaluator {
+    setup *setup;
     store *store;
     const char *names[EVALUATOR_N_STRATEGY_NAMES];
     int workers;
@@ -55,9 +56,16 @@ kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, in
     *out = NULL;
     evaluator *e = calloc(1, sizeof *e);
     if (!e) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    e->setup = s;
     e->workers = workers > 1 ? workers : 1;
     pthread_mutex_init(&e->lock, NULL);
     kdt_status st = evaluator_open_store(&e->store, cfg, s->run_dir, e->names);
+    // Each participant's per-image outcomes before KD, the other half of every paired test.
+    for (int c = 0; !st && c < cfg->federation.participants; c++) {
+        store_outcomes o = {kd_federation_correct(s->fed, c, KD_SPLIT_VAL), kd_federation_correct(s->fed, c, KD_SPLIT_TEST),
+                            s->splits.val->n, s->splits.test->n};
+        st = store_put_participant_outcomes(e->store, c, &o);
+    }
     if (!st && !(e->rounds = calloc((size_t)e->workers, sizeof *e->rounds))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
     for (int w = 0; !st && w < e->workers; w++)
         if (!(e->rounds[w] = kd_round_create(s->fed))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory for KD scratch");
@@ -95,7 +103,10 @@ static void result_from_round(store_result *r, const kd_result *k) {
     r->student_test_before = k->student_test_before;
     r->student_test_after = k->student_test_after;
     r->teacher_test = k->teacher_test;
-    r->peer_val_gain = r->peer_test_gain = r->peer_forgetting = r->routed_fraction = NAN;
+    r->peer_val_gain = k->peer_val_gain;
+    r->peer_test_gain = k->peer_test_gain;
+    r->peer_forgetting = k->peer_forgetting;
+    r->routed_fraction = k->routed_fraction;
     r->seconds = k->seconds;
 }
 
@@ -118,12 +129,25 @@ kdt_status evaluator_eval(evaluator *e, int worker, const store_run *run, int in
     }
     out->cached = store_lookup(e->store, set, &out->result);
     if (!out->cached) {
-        kd_setting ks = {kd_student_of(set->i, set->j, set->position), kd_teacher_of(set->i, set->j, set->position),
-                         (float)set->temperature, (float)set->alpha, set->transfer};
+        kd_setting ks = {.student = store_student(set), .teacher = store_teacher(set),
+                         .temperature = (float)set->temperature, .alpha = (float)set->alpha,
+                         .transfer = set->transfer, .method = set->method, .replicate = set->replicate,
+                         .fidelity = (float)set->fidelity};
         kd_result r;
-        kdt_status st = kd_round_run(e->rounds[worker], &ks, &r);
+        kd_round *round = e->rounds[worker];
+        kdt_status st = kd_round_run(round, &ks, &r);
         if (st) return st;
         result_from_round(&out->result, &r);
+        // The per-image outcomes first, so that a journal line always has them (full rounds
+        // only: a screening round scores part of the validation split).
+        if (r.ok && set->fidelity == 1) {
+            const data_splits *sp = &e->setup->splits;
+            store_outcomes mine = {kd_round_correct(round, KD_SPLIT_VAL), kd_round_correct(round, KD_SPLIT_TEST),
+                                   sp->val->n, sp->test->n};
+            store_outcomes peer = {kd_round_peer_correct(round, KD_SPLIT_VAL), kd_round_peer_correct(round, KD_SPLIT_TEST),
+                                   sp->val->n, sp->test->n};
+            if ((st = store_append_outcomes(e->store, set, &mine, peer.val ? &peer : NULL))) return st;
+        }
         pthread_mutex_lock(&e->lock);
         e->trained++;
         pthread_mutex_unlock(&e->lock);

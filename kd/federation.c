@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/check.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/strbuf.h"
@@ -22,6 +23,7 @@ struct kd_federation {
     kd_participant *info;           // (P)
     double *own_props;              // (P, K)
     float *logits[2][64];           // [set][cid] (n, K), lazily
+    uint8_t *correct[KD_SPLIT_COUNT][64]; // [split][cid] per-image outcomes after pre-training
     int *argmax[2][64];
 };
 
@@ -34,6 +36,33 @@ const double *kd_federation_own_props(const kd_federation *f, int cid) {
 }
 const kd_participant *kd_federation_participant(const kd_federation *f, int cid) {
     return &f->info[cid];
+}
+
+static const char *const split_names[KD_SPLIT_COUNT] = {"val", "test"};
+
+const char *kd_split_name(kd_split s) {
+    return s >= 0 && s < KD_SPLIT_COUNT ? split_names[s] : "?";
+}
+
+kdt_status kd_split_from_name(const char *name, kd_split *out) {
+    for (int i = 0; i < KD_SPLIT_COUNT; i++)
+        if (name && strcmp(name, split_names[i]) == 0) {
+            *out = (kd_split)i;
+            return KDT_OK;
+        }
+    return kdt_fail(KDT_ERR_CONFIG, "unknown split '%s': use val or test", name ? name : "(null)");
+}
+
+int kd_bitset_count(const uint8_t *bits, int n) {
+    int c = 0;
+    for (int i = 0; i < n / 8; i++) c += __builtin_popcount(bits[i]);
+    for (int i = n / 8 * 8; i < n; i++) c += kd_bit(bits, i);
+    return c;
+}
+
+const uint8_t *kd_federation_correct(const kd_federation *f, int cid, kd_split split) {
+    KDT_ASSERT(cid >= 0 && cid < f->spec.participants && split >= 0 && split < KD_SPLIT_COUNT);
+    return f->correct[split][cid];
 }
 
 static int max_batch_of(const kd_federation_spec *s) {
@@ -74,6 +103,9 @@ kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_s
         int n;
         partition_indices(part, c, &n);
         f->info[c].local_n = n;
+        if (!(f->correct[KD_SPLIT_VAL][c] = calloc(kd_bitset_bytes(splits->val->n), 1)) ||
+            !(f->correct[KD_SPLIT_TEST][c] = calloc(kd_bitset_bytes(splits->test->n), 1)))
+            goto nomem;
     }
     return f;
 nomem:
@@ -90,6 +122,7 @@ void kd_federation_destroy(kd_federation *f) {
         for (int s = 0; s < 2; s++) {
             free(f->logits[s][c]);
             free(f->argmax[s][c]);
+            free(f->correct[s][c]);
         }
     }
     free((char *)f->spec.checkpoint_dir);
@@ -101,29 +134,44 @@ void kd_federation_destroy(kd_federation *f) {
 }
 
 double kd_evaluate(model *m, const dataset *d, double *class_acc) {
+    return kd_evaluate_images(m, d, NULL, d->n, NULL, class_acc, NULL);
+}
+
+double kd_evaluate_images(model *m, const dataset *d, const int *idx, int n, float *xbuf,
+                          double *class_acc, uint8_t *correct) {
     int B = model_max_batch(m), K = d->classes, ex = dataset_example_size(d);
-    int correct = 0;
+    if (!idx) n = d->n;
+    int right = 0;
     int *hit = calloc((size_t)K * 2, sizeof *hit), *pred = malloc(sizeof *pred * (size_t)B);
     if (!hit || !pred) {
         free(hit);
         free(pred);
         return NAN; // out of memory for a few ints: the caller sees no accuracy
     }
-    for (int start = 0; start < d->n; start += B) {
-        int b = d->n - start < B ? d->n - start : B;
-        kd_argmax(pred, model_forward(m, d->x + (size_t)start * ex, b, false), b, K);
+    if (correct) memset(correct, 0, kd_bitset_bytes(d->n));
+    for (int start = 0; start < n; start += B) {
+        int b = n - start < B ? n - start : B;
+        const float *x = d->x + (size_t)start * ex;
+        if (idx) { // gather: a subset is scored in the same batches as a contiguous split would be
+            for (int i = 0; i < b; i++)
+                memcpy(xbuf + (size_t)i * ex, d->x + (size_t)idx[start + i] * ex, sizeof *xbuf * ex);
+            x = xbuf;
+        }
+        kd_argmax(pred, model_forward(m, x, b, false), b, K);
         for (int i = 0; i < b; i++) {
-            int y = d->y[start + i];
-            correct += pred[i] == y;
-            hit[y] += pred[i] == y;
+            int j = idx ? idx[start + i] : start + i, y = d->y[j];
+            bool ok = pred[i] == y;
+            right += ok;
+            hit[y] += ok;
             hit[K + y]++;
+            if (ok && correct) correct[j >> 3] |= (uint8_t)(1u << (j & 7));
         }
     }
     if (class_acc)
         for (int k = 0; k < K; k++) class_acc[k] = hit[K + k] ? (double)hit[k] / hit[K + k] : NAN;
     free(hit);
     free(pred);
-    return d->n ? (double)correct / d->n : NAN;
+    return n ? (double)right / n : NAN;
 }
 
 double kd_own_accuracy(const double *props, const double *class_acc, int K) {
@@ -233,8 +281,10 @@ static kdt_status prepare_one(kd_federation *f, int c) {
         p->seconds = timer_now() - t0;
         if (dir && (s = model_save(f->models[c], path))) return s;
     }
-    p->val_acc = kd_evaluate(f->models[c], f->splits->val, NULL);
-    p->test_acc = kd_evaluate(f->models[c], f->splits->test, p->class_test_acc);
+    p->val_acc = kd_evaluate_images(f->models[c], f->splits->val, NULL, 0, NULL, NULL,
+                                    f->correct[KD_SPLIT_VAL][c]);
+    p->test_acc = kd_evaluate_images(f->models[c], f->splits->test, NULL, 0, NULL, p->class_test_acc,
+                                     f->correct[KD_SPLIT_TEST][c]);
     p->own_test_acc = kd_own_accuracy(kd_federation_own_props(f, c), p->class_test_acc, f->classes);
     log_info("participant %d (%s, %d examples): %s, val %.1f%%, test %.1f%% (own classes %.1f%%)", c,
              model_arch_name(f->specs[c].arch), p->local_n,

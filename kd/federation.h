@@ -48,6 +48,20 @@ typedef struct {
 
 typedef struct kd_federation kd_federation;
 
+// The evaluation splits that per-image outcomes are kept for.
+typedef enum { KD_SPLIT_VAL = 0, KD_SPLIT_TEST, KD_SPLIT_COUNT } kd_split;
+// "val", "test".
+const char *kd_split_name(kd_split s);
+// KDT_OK and *out set, or KDT_ERR_CONFIG with a message listing the names.
+kdt_status kd_split_from_name(const char *name, kd_split *out);
+
+// Bytes of a per-image bitset of n images: bit i is bit (i % 8), least significant first, of
+// byte i / 8; the unused high bits of the last byte are 0.
+static inline size_t kd_bitset_bytes(int n) { return ((size_t)n + 7) / 8; }
+static inline bool kd_bit(const uint8_t *bits, int i) { return (bits[i >> 3] >> (i & 7)) & 1; }
+// Set bits among the first n of a bitset.
+int kd_bitset_count(const uint8_t *bits, int n);
+
 // Copies the spec (not the data it points to, which must outlive the federation).
 kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_splits *splits,
                                     const partition *part);
@@ -65,6 +79,11 @@ kdt_status kd_federation_pretrain(kd_federation *f);
 kdt_status kd_federation_cache_logits(kd_federation *f);
 
 const kd_participant *kd_federation_participant(const kd_federation *f, int cid);
+// Which images of the validation or test split participant cid gets right before KD (after
+// pre-training), as a bitset of the split's n images (kd_bitset_bytes(n) bytes), set by
+// kd_federation_pretrain. Its count / n is the participant's val_acc
+// or test_acc exactly (all zero before pre-training).
+const uint8_t *kd_federation_correct(const kd_federation *f, int cid, kd_split split);
 const data_splits *kd_federation_splits(const kd_federation *f);
 
 // Internal to kd/: the pieces a KD round needs.
@@ -87,6 +106,14 @@ const double *kd_federation_own_props(const kd_federation *f, int cid);
 // Accuracy of m on d (eval mode, in batches of m's max batch). When class_acc is not NULL it gets
 // the per-class accuracy (classes; NaN for a class absent from d).
 double kd_evaluate(model *m, const dataset *d, double *class_acc);
+
+// The same on the images idx[0..n) of d (idx NULL: all of d in order, n ignored, as kd_evaluate).
+// With idx, the images are gathered into xbuf (model_max_batch(m) images) first. When correct is
+// not NULL it is cleared (kd_bitset_bytes(d->n) bytes) and gets bit idx[i] set for every image
+// predicted right. class_acc as kd_evaluate, over the scored images. NaN when nothing is scored
+// or memory runs out.
+double kd_evaluate_images(model *m, const dataset *d, const int *idx, int n, float *xbuf,
+                          double *class_acc, uint8_t *correct);
 
 // Accuracy on one's own distribution: per-class accuracies weighted by class proportions
 // (classes with no weight or no test example are left out).

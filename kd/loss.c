@@ -69,6 +69,42 @@ double kd_loss(float *dzs, const float *zs, const float *zt, const float *zs0, c
     return loss;
 }
 
+double kd_dml_loss(float *dzs, const float *zs, const float *zpeer, const float *zs0, const int *y,
+                   int B, int K, float T, float alpha, kd_transfer transfer) {
+    // The peer's current predictions play the teacher's part; they are a constant of this loss.
+    return kd_loss(dzs, zs, zpeer, zs0, y, B, K, T, alpha, transfer);
+}
+
+// 1 / max_k softmax(z)_k = sum_k exp(z_k - max z): a larger sum is a less confident row.
+static double row_inverse_confidence(const float *z, int K) {
+    double m = -INFINITY, s = 0.0;
+    for (int k = 0; k < K; k++) m = fmax(m, (double)z[k]);
+    for (int k = 0; k < K; k++) s += exp((double)z[k] - m);
+    return s;
+}
+
+int kd_dpkd_route(unsigned char *route, const float *zt, const float *zs0, int B, int K) {
+    int n = 0;
+    for (int b = 0; b < B; b++) {
+        double st = row_inverse_confidence(zt + (size_t)b * K, K);
+        double ss = row_inverse_confidence(zs0 + (size_t)b * K, K);
+        route[b] = st < ss; // strictly more confident: ties stay with the frozen student
+        n += route[b];
+    }
+    return n;
+}
+
+double kd_dpkd_loss(float *dzs, float *zr, int *yr, const float *zs, const float *zt,
+                    const float *zs0, const unsigned char *route, const int *y, int B, int K,
+                    float T, float alpha, kd_transfer transfer) {
+    KDT_ASSERT(zt && zs0 && route);
+    for (int b = 0; b < B; b++)
+        memcpy(zr + (size_t)b * K, (route[b] ? zt : zs0) + (size_t)b * K, sizeof *zr * K);
+    if (transfer == KD_UNLABELLED) kd_argmax(yr, zr, B, K);
+    else if (transfer == KD_STUDENT_DATA) memcpy(yr, y, sizeof *yr * B);
+    return kd_loss(dzs, zs, zr, zs0, yr, B, K, T, alpha, transfer);
+}
+
 void kd_argmax(int *y, const float *z, int B, int K) {
     for (int b = 0; b < B; b++) {
         const float *row = z + (size_t)b * K;

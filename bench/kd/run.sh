@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# KD evaluations per second with and without the teacher-logit cache, against the student alone
+# KD evaluations per second per method (kd cached and recomputed, dml, dpkd), against the student alone
 # (the embedded default's pair 1 <- 0 unless key=value overrides say otherwise).
 # Usage: bench/kd/run.sh BUILD [--json] [--evals N] [key.path=value ...]
 set -euo pipefail
