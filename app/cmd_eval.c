@@ -64,7 +64,8 @@ static int run(const cli_args *args) {
     if (!s) {
         store_setting set = {.i = i, .j = j, .position = cfg.kd.position,
                              .temperature = cfg.kd.temperature, .alpha = cfg.kd.alpha,
-                             .transfer = cfg.kd.transfer_set, .method = KD_METHOD_KD, .fidelity = 1};
+                             .transfer = cfg.kd.transfer_set, .method = cfg.kd.method,
+                             .replicate = cfg.kd.replicate, .fidelity = 1};
         store_run run = {.strategy = "eval", .i = i, .j = j, .fixed_position = -1};
         store_eval e = {.run = run, .setting = set};
         store *st = evaluator_store(p.eval);

@@ -486,6 +486,8 @@ kdt_status config_check(const kdt_config *c) {
         {"grid.transfer_sets", (const int *)c->grid.transfer_sets.v, c->grid.transfer_sets.n},
         {"grid.positions", (const int *)c->grid.positions.v, c->grid.positions.n},
         {"tuner.strategies", (const int *)c->tuner.strategies.v, c->tuner.strategies.n},
+        {"space.methods", (const int *)c->space.methods.v, c->space.methods.n},
+        {"grid.methods", (const int *)c->grid.methods.v, c->grid.methods.n},
     };
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         if (has_duplicates(sets[i].v, sets[i].n))

@@ -24,6 +24,7 @@ typedef struct { int n; int v[CFG_LIST_MAX]; } cfg_ints;   // integers or enum c
 typedef CFG_ENUM_LIST(model_arch) cfg_archs;
 typedef CFG_ENUM_LIST(kd_transfer) cfg_transfers;
 typedef CFG_ENUM_LIST(kd_position) cfg_positions;
+typedef CFG_ENUM_LIST(kd_method) cfg_methods;
 typedef CFG_ENUM_LIST(tuner_strategy) cfg_strategies;
 
 // The config's own choices (every other enum belongs to the module that uses it).
@@ -69,14 +70,22 @@ typedef struct {
         double temperature, alpha;  // the default setting (untuned); `kdtune eval` uses it
         kd_transfer transfer_set;
         kd_position position;
+        kd_method method;
+        int replicate;              // `kdtune eval`'s draw of the KD randomness
     } kd;
     struct {
         cfg_floats temperature, alpha; // [min, max]; min == max fixes the value
         config_scale temperature_scale;
         cfg_transfers transfer_sets;
         cfg_positions positions;
+        cfg_methods methods;
     } space;
-    struct { cfg_floats temperatures, alphas; cfg_transfers transfer_sets; cfg_positions positions; } grid;
+    struct {
+        cfg_floats temperatures, alphas;
+        cfg_transfers transfer_sets;
+        cfg_positions positions;
+        cfg_methods methods;
+    } grid;
     struct {
         cfg_strategies strategies;
         int budget, initial_points;

@@ -35,6 +35,7 @@ NAMES(model_arch_name, model_arch, MODEL_ARCH_COUNT)
 NAMES(lr_kind_name, lr_kind, LR_N_KINDS)
 NAMES(kd_transfer_name, kd_transfer, KD_N_TRANSFERS)
 NAMES(kd_position_name, kd_position, KD_N_POSITIONS)
+NAMES(kd_method_name, kd_method, KD_N_METHODS)
 NAMES(config_labels_name, config_cifar100_labels, CONFIG_N_LABELS)
 NAMES(config_scale_name, config_scale, CONFIG_N_SCALES)
 // The grid is `kdtune grid`, not a tuning strategy.
@@ -49,6 +50,7 @@ static const char *tuner_strategy_name_of(int v) {
 #define SCHEDULES CHOICES(lr_kind_name, LR_N_KINDS)
 #define TRANSFERS CHOICES(kd_transfer_name, KD_N_TRANSFERS)
 #define POSITIONS CHOICES(kd_position_name, KD_N_POSITIONS)
+#define METHODS CHOICES(kd_method_name, KD_N_METHODS)
 #define LABELS CHOICES(config_labels_name, CONFIG_N_LABELS)
 #define SCALES CHOICES(config_scale_name, CONFIG_N_SCALES)
 #define STRATEGIES CHOICES(tuner_strategy_name, TUNER_N_STRATEGIES)
@@ -127,6 +129,10 @@ const cfg_key config_schema[] = {
          "default setting: what the student learns on"),
     ENUM("kd.position", kd.position, "forward", POSITIONS,
          "default setting: forward = i teaches j (i < j), reverse = j teaches i"),
+    ENUM("kd.method", kd.method, "kd", METHODS,
+         "default setting: kd (one teacher), dml (deep mutual learning: both train), dpkd (data-partitioning KD)"),
+    INT("kd.replicate", kd.replicate, "0", 0, 1000000,
+        "which draw of the KD randomness (batch order, augmentation); never changes data or participants"),
 
     FLTS("space.temperature", space.temperature, "[1.0, 20.0]", 0.01, 1000, 2, 2,
          "tuned temperature range [min, max]; min = max fixes it"),
@@ -137,6 +143,7 @@ const cfg_key config_schema[] = {
           TRANSFERS, 1, 3, "transfer sets the tuner chooses from"),
     ENUMS("space.positions", space.positions, "[forward, reverse]", POSITIONS, 1, 2,
           "positions the tuner chooses from"),
+    ENUMS("space.methods", space.methods, "[kd]", METHODS, 1, KD_N_METHODS, "methods the tuner chooses from"),
 
     FLTS("grid.temperatures", grid.temperatures, "[1.0, 2.0, 4.0, 8.0, 16.0]", 0.01, 1000, 1,
          CFG_LIST_MAX, "grid: temperatures"),
@@ -146,6 +153,7 @@ const cfg_key config_schema[] = {
           TRANSFERS, 1, 3, "grid: transfer sets"),
     ENUMS("grid.positions", grid.positions, "[forward, reverse]", POSITIONS, 1, 2,
           "grid: positions"),
+    ENUMS("grid.methods", grid.methods, "[kd]", METHODS, 1, KD_N_METHODS, "grid: methods"),
 
     ENUMS("tuner.strategies", tuner.strategies, "[gp, random, bobyqa]", STRATEGIES, 0, 7,
           "strategies that kdtune run tunes every pair with"),

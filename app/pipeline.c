@@ -68,7 +68,7 @@ void pipeline_config_strategies(const kdt_config *cfg, pipeline_phases *out) {
 kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     const kdt_config *cfg = p->cfg;
     int positions = cfg->tuner.ordered ? cfg->space.positions.n : 1;
-    size_t per_pair = (ph->defaults ? (size_t)tuning_default_size() : 0) +
+    size_t per_pair = (ph->defaults ? (size_t)tuning_default_size(cfg) : 0) +
                       (ph->grid ? (size_t)tuning_grid_size(cfg) : 0) +
                       (size_t)ph->n_strategies * (size_t)cfg->tuner.budget * (size_t)positions;
     size_t total = per_pair * (size_t)p->n_pairs;

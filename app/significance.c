@@ -121,6 +121,27 @@ static bool same_setting(const store_setting *a, const store_setting *b) {
            a->alpha == b->alpha && a->method == b->method;
 }
 
+// The recommendation's test gain against a baseline's (the default, or the best untuned setting),
+// over the pairs that have both. scratch: 2 * np.
+static kdt_status improvement(const summary *s, double *scratch, int np, bool untuned, uint64_t seed,
+                              stats_interval *points, stats_interval *ratio) {
+    size_t m = 0;
+    double *rec = scratch, *base = scratch + np;
+    for (int q = 0; q < np; q++) {
+        const store_eval *r = s->pairs[q].recommended, *b = untuned ? s->pairs[q].best_untuned.best : s->pairs[q].deflt.best;
+        if (r && b) rec[m] = r->result.test_gain, base[m++] = b->result.test_gain;
+    }
+    *points = *ratio = (stats_interval){.estimate = NAN, .lo = NAN, .hi = NAN};
+    if (m < 2) return KDT_OK;
+    kdt_status rc = stats_bootstrap_mean_diff(points, rec, base, m, SIGNIFICANCE_BOOTSTRAP, CI_LEVEL, seed);
+    if (rc) return rc;
+    double mean = 0;
+    for (size_t k = 0; k < m; k++) mean += base[k];
+    if (mean > 0 && stats_bootstrap_ratio(ratio, rec, base, m, SIGNIFICANCE_BOOTSTRAP, CI_LEVEL, seed) != KDT_OK)
+        *ratio = (stats_interval){.estimate = NAN, .lo = NAN, .hi = NAN}; // a resample's mean is 0: no ratio
+    return KDT_OK;
+}
+
 kdt_status significance_compute(summary *s, store *st, const store_eval *evals, size_t n, const kdt_config *cfg) {
     summary_statistics *x = &s->stats;
     memset(x, 0, sizeof *x);
@@ -210,27 +231,12 @@ kdt_status significance_compute(summary *s, store *st, const store_eval *evals, 
             }
         }
     }
-    // Improvement over the default on test, in points with an interval over pairs, then the ratio
-    // of means (only when the default's mean gain is positive: a ratio to a loss means nothing).
-    {
-        size_t m = 0;
-        double *rec = a, *def = a + np;
-        for (int q = 0; q < np; q++)
-            if (s->pairs[q].recommended && s->pairs[q].deflt.best)
-                rec[m] = s->pairs[q].recommended->result.test_gain, def[m++] = s->pairs[q].deflt.best->result.test_gain;
-        x->improvement_points.estimate = x->improvement_ratio.estimate = NAN;
-        x->improvement_ratio.lo = x->improvement_ratio.hi = NAN;
-        if (m >= 2) {
-            uint64_t seed = (uint64_t)cfg->experiment.seed;
-            if ((rc = stats_bootstrap_mean_diff(&x->improvement_points, rec, def, m, SIGNIFICANCE_BOOTSTRAP, CI_LEVEL, seed)))
-                goto done;
-            double dm = 0;
-            for (size_t k = 0; k < m; k++) dm += def[k];
-            if (dm > 0 && stats_bootstrap_ratio(&x->improvement_ratio, rec, def, m, SIGNIFICANCE_BOOTSTRAP, CI_LEVEL,
-                                                seed) != KDT_OK)
-                x->improvement_ratio.estimate = NAN; // a resample with a zero denominator: no ratio
-        }
-    }
+    // Improvement over the default and over the best non-tuned approach on test: in points with
+    // an interval over pairs, then as a ratio of means (only when the baseline's mean gain is
+    // positive: a ratio to a loss means nothing).
+    if ((rc = improvement(s, a, np, false, (uint64_t)cfg->experiment.seed, &x->improvement_points, &x->improvement_ratio)) ||
+        (rc = improvement(s, a, np, true, (uint64_t)cfg->experiment.seed, &x->untuned_points, &x->untuned_ratio)))
+        goto done;
     // Each strategy against the grid: the interval of its mean test regret, and the pairs where the
     // grid's pick is significantly better on test (Holm).
     for (int k = 0; k < s->n_strategies && s->has_grid; k++) {

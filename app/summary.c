@@ -20,7 +20,8 @@ static void pick_add(summary_pick *p, const store_eval *t) {
 
 static bool is_default_setting(const store_eval *t, const kdt_config *cfg) {
     return t->setting.temperature == cfg->kd.temperature && t->setting.alpha == cfg->kd.alpha &&
-           t->setting.transfer == cfg->kd.transfer_set && t->setting.position == cfg->kd.position;
+           t->setting.transfer == cfg->kd.transfer_set && t->setting.position == cfg->kd.position &&
+           t->setting.method == cfg->kd.method;
 }
 
 static double mean_or_nan(double sum, int n) { return n ? sum / n : NAN; }
@@ -395,6 +396,17 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
     json_object_set_new(imp, "definition", json_string("recommendation's test gain minus the default's, mean over pairs; "
                                                        "ratio: mean of the first over mean of the second, only when that is positive"));
     json_object_set_new(so, "improvement_over_default", imp);
+    imp = json_object();
+    json_object_set_new(imp, "points", num(x->untuned_points.estimate));
+    json_object_set_new(imp, "points_ci95", json_pack("[o, o]", num(x->untuned_points.lo), num(x->untuned_points.hi)));
+    json_object_set_new(imp, "ratio_of_means", num(x->untuned_ratio.estimate));
+    json_object_set_new(imp, "ratio_ci95", json_pack("[o, o]", num(x->untuned_ratio.lo), num(x->untuned_ratio.hi)));
+    json_object_set_new(imp, "relative_gain", num(x->untuned_ratio.estimate - 1));
+    json_object_set_new(imp, "definition", json_string("the study's comparison: the recommendation's test gain against the best "
+                                                       "non-tuned approach (the best method, transfer set and position at the "
+                                                       "default T and alpha, by validation), mean over pairs; relative gain = "
+                                                       "ratio of means - 1"));
+    json_object_set_new(so, "improvement_over_best_untuned", imp);
     json_object_set_new(root, "statistics", so);
     json_t *pairs = json_array();
     for (int q = 0; q < s->n_pairs; q++) {
@@ -484,7 +496,8 @@ void summary_print_table(const summary *s, FILE *out) {
     }
     if (s->has_grid) row(out, "grid", &s->grid, false);
     for (int k = 0; k < s->n_strategies; k++) row(out, s->strategies[k].name, &s->strategies[k], x->available);
-    fprintf(out, "  (untuned* = default T and alpha at the best transfer set and position by validation; worse than "
+    fprintf(out, "  (untuned* = the best non-tuned approach: default T and alpha at the best method, transfer set and "
+                 "position by validation; worse than "
                  "grid = pairs where the grid's pick is significantly better on test, Holm, level 0.05; within eps = "
                  "within %s points of the grid's pick on validation, in whole images)\n", eps);
     int failed = s->default_failures + s->grid.failures;
@@ -513,6 +526,13 @@ void summary_print_table(const summary *s, FILE *out) {
                 x->improvement_ratio.lo, x->improvement_ratio.hi);
     else
         fprintf(out, "; no ratio: the default's mean test gain is not positive;\n");
+    fprintf(out, "  over the best non-tuned approach (untuned*): %+.2f points [%+.2f, %+.2f]", 100.0 * x->untuned_points.estimate,
+            100.0 * x->untuned_points.lo, 100.0 * x->untuned_points.hi);
+    if (!isnan(x->untuned_ratio.estimate))
+        fprintf(out, ", a relative gain of %+.0f%% [%+.0f%%, %+.0f%%] (ratio of means - 1);\n",
+                100.0 * (x->untuned_ratio.estimate - 1), 100.0 * (x->untuned_ratio.lo - 1), 100.0 * (x->untuned_ratio.hi - 1));
+    else
+        fprintf(out, "; no relative gain: its mean test gain is not positive;\n");
     if (!isnan(s->frac_grid_best_not_default) && !isnan(x->chance_non_default))
         fprintf(out, "  the grid's best T or alpha is not the default in %.0f%% of pairs, against %.0f%% by chance "
                      "if no setting mattered%s;\n", 100.0 * s->frac_grid_best_not_default,

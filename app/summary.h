@@ -49,6 +49,8 @@ typedef struct {
     double heldout_val_gain, selected_val_gain; // mean over pairs: cross-fit and in-sample
     stats_interval improvement_points;  // recommendation - default, test gain, 95% over pairs
     stats_interval improvement_ratio;   // mean(recommendation) / mean(default); NaN if undefined
+    stats_interval untuned_points;      // the same against the best non-tuned approach (the best
+    stats_interval untuned_ratio;       // method, transfer set and position at the default T, alpha)
 } summary_statistics;
 
 typedef struct {

@@ -11,7 +11,7 @@
 #include "common/rng.h"
 
 // The parameters of a KD space, in order.
-enum { P_TEMPERATURE, P_ALPHA, P_TRANSFER, P_POSITION, N_PARAMS };
+enum { P_TEMPERATURE, P_ALPHA, P_TRANSFER, P_POSITION, P_METHOD, N_PARAMS };
 
 kdt_status tuning_parse_pairs(const char *spec, int participants, tuning_pair *pairs, int *n) {
     *n = 0;
@@ -64,6 +64,13 @@ static kdt_status add_positions(tuner_space *s, const cfg_positions *list) {
     return tuner_space_add_categorical(s, "position", names, (size_t)list->n);
 }
 
+static kdt_status add_methods(tuner_space *s, const cfg_methods *list) {
+    const char *names[KD_N_METHODS];
+    KDT_ASSERT(list->n <= KD_N_METHODS);
+    for (int c = 0; c < list->n; c++) names[c] = kd_method_name(list->v[c]);
+    return tuner_space_add_categorical(s, "method", names, (size_t)list->n);
+}
+
 kdt_status tuning_space_create(tuner_space **out, const kdt_config *cfg, int fixed_position) {
     tuner_space *s;
     kdt_status st = tuner_space_create(&s);
@@ -78,6 +85,7 @@ kdt_status tuning_space_create(tuner_space **out, const kdt_config *cfg, int fix
     } else if (!st) {
         st = add_positions(s, &cfg->space.positions);
     }
+    if (!st) st = add_methods(s, &cfg->space.methods);
     if (st) {
         tuner_space_destroy(s);
         return st;
@@ -99,6 +107,7 @@ static kdt_status grid_space_create(tuner_space **out, const kdt_config *cfg) {
     if (!st) st = add_range(s, "alpha", alo, ahi, false);
     if (!st) st = add_transfers(s, &cfg->grid.transfer_sets);
     if (!st) st = add_positions(s, &cfg->grid.positions);
+    if (!st) st = add_methods(s, &cfg->grid.methods);
     if (st) {
         tuner_space_destroy(s);
         return st;
@@ -107,10 +116,28 @@ static kdt_status grid_space_create(tuner_space **out, const kdt_config *cfg) {
     return KDT_OK;
 }
 
-int tuning_default_size(void) { return KD_N_TRANSFERS * KD_N_POSITIONS; }
+// The methods the default phase evaluates at the default T and alpha: every method the space or
+// the grid uses, so that the best non-tuned approach is known for each (kd first).
+static int default_methods(const kdt_config *cfg, kd_method *out) {
+    int n = 0;
+    for (int m = 0; m < KD_N_METHODS; m++) {
+        bool used = false;
+        for (int q = 0; q < cfg->space.methods.n; q++) used |= cfg->space.methods.v[q] == (kd_method)m;
+        for (int q = 0; q < cfg->grid.methods.n; q++) used |= cfg->grid.methods.v[q] == (kd_method)m;
+        used |= cfg->kd.method == (kd_method)m;
+        if (used) out[n++] = (kd_method)m;
+    }
+    return n;
+}
+
+int tuning_default_size(const kdt_config *cfg) {
+    kd_method m[KD_N_METHODS];
+    return KD_N_TRANSFERS * KD_N_POSITIONS * default_methods(cfg, m);
+}
 
 int tuning_grid_size(const kdt_config *cfg) {
-    return cfg->grid.temperatures.n * cfg->grid.alphas.n * cfg->grid.transfer_sets.n * cfg->grid.positions.n;
+    return cfg->grid.temperatures.n * cfg->grid.alphas.n * cfg->grid.transfer_sets.n * cfg->grid.positions.n *
+           cfg->grid.methods.n;
 }
 
 static uint64_t tuner_seed(const kdt_config *cfg, const char *strategy, tuning_pair p, int fixed_position) {
@@ -132,23 +159,26 @@ void tuning_progress_tick(tuning_progress *p) {
     pthread_mutex_unlock(&p->lock);
 }
 
-// The config's default setting on a pair in a transfer set and position.
-static store_setting default_setting(const kdt_config *cfg, tuning_pair p, kd_transfer transfer, kd_position position) {
+// The config's default T and alpha on a pair with a method, transfer set and position.
+static store_setting default_setting(const kdt_config *cfg, tuning_pair p, kd_method method, kd_transfer transfer,
+                                     kd_position position) {
     return (store_setting){.i = p.i, .j = p.j, .position = position, .temperature = cfg->kd.temperature,
-                           .alpha = cfg->kd.alpha, .transfer = transfer, .method = KD_METHOD_KD, .fidelity = 1};
+                           .alpha = cfg->kd.alpha, .transfer = transfer, .method = method, .fidelity = 1};
 }
 
 kdt_status tuning_default(evaluator *e, int worker, const kdt_config *cfg, tuning_pair p, tuning_progress *prog) {
     store_run run = make_run("default", p, -1);
-    int index = 0;
-    for (int pos = 0; pos < KD_N_POSITIONS; pos++)
-        for (int x = 0; x < KD_N_TRANSFERS; x++, index++) {
-            store_setting set = default_setting(cfg, p, (kd_transfer)x, (kd_position)pos);
-            store_eval out;
-            kdt_status s = evaluator_eval(e, worker, &run, index, &set, &out);
-            if (s) return s;
-            tuning_progress_tick(prog);
-        }
+    kd_method methods[KD_N_METHODS];
+    int n_methods = default_methods(cfg, methods), index = 0;
+    for (int m = 0; m < n_methods; m++)
+        for (int pos = 0; pos < KD_N_POSITIONS; pos++)
+            for (int x = 0; x < KD_N_TRANSFERS; x++, index++) {
+                store_setting set = default_setting(cfg, p, methods[m], (kd_transfer)x, (kd_position)pos);
+                store_eval out;
+                kdt_status s = evaluator_eval(e, worker, &run, index, &set, &out);
+                if (s) return s;
+                tuning_progress_tick(prog);
+            }
     return KDT_OK;
 }
 
@@ -159,6 +189,7 @@ static store_setting point_setting(const tuner_space *s, const double *x, tuning
                          .method = KD_METHOD_KD, .fidelity = 1};
     kdt_status st = kd_transfer_from_name(tuner_space_choice(s, P_TRANSFER, (size_t)x[P_TRANSFER]), &set.transfer);
     st |= kd_position_from_name(tuner_space_choice(s, P_POSITION, (size_t)x[P_POSITION]), &set.position);
+    st |= kd_method_from_name(tuner_space_choice(s, P_METHOD, (size_t)x[P_METHOD]), &set.method);
     KDT_ASSERT(st == KDT_OK); // the space's choices are KD's names
     return set;
 }
@@ -187,6 +218,7 @@ static kdt_status replay(evaluator *e, tuner *tn, const store_run *run) {
         x[P_ALPHA] = set->alpha;
         x[P_TRANSFER] = choice_index(space, P_TRANSFER, kd_transfer_name(set->transfer));
         x[P_POSITION] = choice_index(space, P_POSITION, kd_position_name(set->position));
+        x[P_METHOD] = choice_index(space, P_METHOD, kd_method_name(set->method));
         rec[k] = (tuner_record){x, lines[k].result.ok ? lines[k].result.val_gain : NAN, (size_t)lines[k].setting.replicate};
     }
     if (!s && (s = tuner_replay(tn, rec, n))) {
@@ -237,6 +269,8 @@ static kdt_status default_point(const tuner_space *s, const kdt_config *cfg, dou
     x[P_ALPHA] = cfg->kd.alpha;
     x[P_TRANSFER] = choice_index(s, P_TRANSFER, kd_transfer_name(cfg->kd.transfer_set));
     x[P_POSITION] = choice_index(s, P_POSITION, kd_position_name(cfg->kd.position));
+    x[P_METHOD] = choice_index(s, P_METHOD, kd_method_name(cfg->kd.method));
+    if (x[P_METHOD] < 0) x[P_METHOD] = 0;
     if (x[P_TRANSFER] < 0) x[P_TRANSFER] = 0;
     if (x[P_POSITION] < 0) x[P_POSITION] = 0;
     *inside = tuner_space_contains(s, x);
@@ -266,9 +300,11 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         // Then the default T and alpha in every other transfer set and position: the default phase
         // evaluates them anyway, so they come from the journal at no training cost, and they tell
         // every strategy early which combination is promising.
-        size_t nt = tuner_space_n_choices(space, P_TRANSFER), npos = tuner_space_n_choices(space, P_POSITION);
-        for (size_t c = 0; !s && inside && c < nt * npos; c++) {
-            double xc[N_PARAMS] = {x0[P_TEMPERATURE], x0[P_ALPHA], (double)(c / npos), (double)(c % npos)};
+        size_t nt = tuner_space_n_choices(space, P_TRANSFER), npos = tuner_space_n_choices(space, P_POSITION),
+               nm = tuner_space_n_choices(space, P_METHOD);
+        for (size_t c = 0; !s && inside && c < nt * npos * nm; c++) {
+            double xc[N_PARAMS] = {x0[P_TEMPERATURE], x0[P_ALPHA], (double)(c / npos % nt), (double)(c % npos),
+                                   (double)(c / (npos * nt))};
             if (memcmp(xc, x0, sizeof xc) != 0 && tuner_space_contains(space, xc)) s = tuner_add_initial_point(tn, xc);
         }
         if (!s && strategy == TUNER_GP && cfg->tuner.initial_points > 0)

@@ -31,7 +31,7 @@ kdt_status tuning_parse_pairs(const char *spec, int participants, tuning_pair *p
 kdt_status tuning_space_create(tuner_space **out, const kdt_config *cfg, int fixed_position);
 
 // Evaluations each phase adds per pair (for progress bars).
-int tuning_default_size(void);
+int tuning_default_size(const kdt_config *cfg);
 int tuning_grid_size(const kdt_config *cfg);
 
 // Each phase below runs on one pair; `worker` is the calling thread's number for the evaluator,
