@@ -492,6 +492,10 @@ kdt_status config_check(const kdt_config *c) {
     for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
         if (has_duplicates(sets[i].v, sets[i].n))
             return kdt_fail(KDT_ERR_CONFIG, "%s: %s lists a value twice", where, sets[i].path);
+    if (c->tuner.replicates > 1 && c->tuner.final_candidates * (c->tuner.replicates - 1) >= c->tuner.budget)
+        return kdt_fail(KDT_ERR_CONFIG, "%s: tuner.final_candidates x (tuner.replicates - 1) = %d re-evaluations "
+                        "leave nothing of tuner.budget (%d) for the search; raise the budget or lower them", where,
+                        c->tuner.final_candidates * (c->tuner.replicates - 1), c->tuner.budget);
     if (c->data.pool_size < p)
         return kdt_fail(KDT_ERR_CONFIG, "%s: data.pool_size (%d) is smaller than the number of "
                         "participants (%d)", where, c->data.pool_size, p);

@@ -85,10 +85,12 @@ typedef struct {
         cfg_transfers transfer_sets;
         cfg_positions positions;
         cfg_methods methods;
+        int replicates;
     } grid;
     struct {
         cfg_strategies strategies;
         int budget, initial_points;
+        int replicates, final_candidates;
         bool ordered;
         double epsilon;
     } tuner;

@@ -188,6 +188,11 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
         sb_printf(&sb, "- Noise: one gain's paired standard error is %.2f points on validation and %.2f on test "
                        "(median over the %s's evaluations). Differences smaller than about twice that are noise.\n",
                   100.0 * x->se_gain_val, 100.0 * x->se_gain_test, s->has_grid ? "grid" : "run");
+        if (x->replicate_settings)
+            sb_printf(&sb, "- Across replicates (other draws of the KD randomness: batch order, augmentation), a gain "
+                           "moves by %.2f points on validation and %.2f on test (median standard deviation over %d "
+                           "settings).\n", 100.0 * x->replicate_sd_val, 100.0 * x->replicate_sd_test,
+                      x->replicate_settings);
         sb_printf(&sb, "- The recommended setting is significantly better than the default (T=%g, alpha=%g) in "
                        "**%d of %d** pairs, and than the best untuned setting in **%d**: one-sided paired tests on the "
                        "test images, Holm over pairs, level 0.05.\n", cfg->kd.temperature, cfg->kd.alpha,

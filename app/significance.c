@@ -142,6 +142,71 @@ static kdt_status improvement(const summary *s, double *scratch, int np, bool un
     return KDT_OK;
 }
 
+// ---- the noise across replicates: settings evaluated under several draws of the KD randomness ----
+
+static const store_eval *sort_base;
+static int cmp_setting(const void *pa, const void *pb) {
+    const store_setting *a = &sort_base[*(const size_t *)pa].setting, *b = &sort_base[*(const size_t *)pb].setting;
+    int d = a->i != b->i ? a->i - b->i : a->j != b->j ? a->j - b->j : (int)a->position - (int)b->position;
+    if (!d) d = (int)a->transfer - (int)b->transfer;
+    if (!d) d = (int)a->method - (int)b->method;
+    if (!d) d = (a->temperature > b->temperature) - (a->temperature < b->temperature);
+    if (!d) d = (a->alpha > b->alpha) - (a->alpha < b->alpha);
+    if (!d) d = (a->fidelity > b->fidelity) - (a->fidelity < b->fidelity);
+    return d;
+}
+
+static double sd(const double *v, size_t n) {
+    double m = 0, q = 0;
+    for (size_t k = 0; k < n; k++) m += v[k];
+    m /= (double)n;
+    for (size_t k = 0; k < n; k++) q += (v[k] - m) * (v[k] - m);
+    return sqrt(q / (double)(n - 1));
+}
+
+// The median over settings with two or more ok replicates of the standard deviation of their
+// gains across replicates.
+static kdt_status replicate_noise(summary_statistics *x, const store_eval *evals, size_t n) {
+    x->replicate_sd_val = x->replicate_sd_test = NAN;
+    x->replicate_settings = 0;
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx), m = 0;
+    double *sv = malloc((n ? n : 1) * sizeof *sv), *st = malloc((n ? n : 1) * sizeof *st);
+    double *gv = malloc((n ? n : 1) * sizeof *gv), *gt = malloc((n ? n : 1) * sizeof *gt);
+    kdt_status rc = KDT_OK;
+    if (!idx || !sv || !st || !gv || !gt) rc = kdt_fail(KDT_ERR_NOMEM, "out of memory computing replicate noise");
+    bool any = false;
+    for (size_t k = 0; !rc && k < n; k++) {
+        any |= evals[k].setting.replicate > 0;
+        if (evals[k].result.ok) idx[m++] = k;
+    }
+    if (!rc && any) {
+        sort_base = evals; // qsort has no user pointer; this runs on one thread, after the evaluations
+        qsort(idx, m, sizeof *idx, cmp_setting);
+        size_t groups = 0;
+        for (size_t a = 0; a < m;) {
+            size_t b = a, reps = 0;
+            while (b < m && cmp_setting(&idx[a], &idx[b]) == 0) b++;
+            // One value per replicate (a setting evaluated again by another strategy is the same draw).
+            for (size_t q = a; q < b; q++) {
+                bool seen = false;
+                for (size_t r = a; r < q && !seen; r++) seen = evals[idx[r]].setting.replicate == evals[idx[q]].setting.replicate;
+                if (!seen) gv[reps] = evals[idx[q]].result.val_gain, gt[reps++] = evals[idx[q]].result.test_gain;
+            }
+            if (reps >= 2) sv[groups] = sd(gv, reps), st[groups++] = sd(gt, reps);
+            a = b;
+        }
+        x->replicate_settings = (int)groups;
+        x->replicate_sd_val = median(sv, groups);
+        x->replicate_sd_test = median(st, groups);
+    }
+    free(idx);
+    free(sv);
+    free(st);
+    free(gv);
+    free(gt);
+    return rc;
+}
+
 kdt_status significance_compute(summary *s, store *st, const store_eval *evals, size_t n, const kdt_config *cfg) {
     summary_statistics *x = &s->stats;
     memset(x, 0, sizeof *x);
@@ -180,6 +245,7 @@ kdt_status significance_compute(summary *s, store *st, const store_eval *evals, 
         for (int q = 0; q < cfg->grid.alphas.n; q++)
             grid_k += cfg->grid.temperatures.v[t] == cfg->kd.temperature && cfg->grid.alphas.v[q] == cfg->kd.alpha;
     x->chance_non_default = grid_k ? stats_chance_not_default_continuous((size_t)grid_n, (size_t)grid_k) : NAN;
+    if ((rc = replicate_noise(x, evals, n))) goto done;
     if (!x->available) goto done;
 
     // Per pair: the recommendation against the default and against the best untuned setting;

@@ -42,6 +42,8 @@ typedef struct {
     bool available;
     int evals_without_outcomes;
     double se_gain_val, se_gain_test;   // median paired standard error of one gain (fractions)
+    int replicate_settings;             // settings evaluated under two or more draws of the KD
+    double replicate_sd_val, replicate_sd_test; // randomness, and the median SD of their gains
     double chance_non_default;          // frac_grid_best_not_default if no setting mattered
     int tested_pairs;                   // pairs with outcomes for the tests below
     int default_worse_pairs;            // recommendation significantly better than the default

@@ -135,10 +135,13 @@ int tuning_default_size(const kdt_config *cfg) {
     return KD_N_TRANSFERS * KD_N_POSITIONS * default_methods(cfg, m);
 }
 
-int tuning_grid_size(const kdt_config *cfg) {
+// The grid's points (each evaluated grid.replicates times).
+static int grid_points(const kdt_config *cfg) {
     return cfg->grid.temperatures.n * cfg->grid.alphas.n * cfg->grid.transfer_sets.n * cfg->grid.positions.n *
            cfg->grid.methods.n;
 }
+
+int tuning_grid_size(const kdt_config *cfg) { return grid_points(cfg) * cfg->grid.replicates; }
 
 static uint64_t tuner_seed(const kdt_config *cfg, const char *strategy, tuning_pair p, int fixed_position) {
     rng r = rng_stream((uint64_t)cfg->experiment.seed, strategy, (uint64_t)(p.i * 64 + p.j),
@@ -201,12 +204,17 @@ static double choice_index(const tuner_space *s, size_t i, const char *name) {
     return -1;
 }
 
-// Gives the tuner the run's evaluations that the store holds (an interrupted run continues).
-static kdt_status replay(evaluator *e, tuner *tn, const store_run *run) {
+// Gives the tuner the run's evaluations that the store holds, at most `limit` of them (an
+// interrupted run continues; the grid's replicates follow its first pass and are not the tuner's).
+static kdt_status replay(evaluator *e, tuner *tn, const store_run *run, size_t limit) {
     store_eval *lines;
     size_t n;
     kdt_status s = store_run_evals(evaluator_store(e), run, &lines, &n);
-    if (s || n == 0) return s;
+    if (n > limit) n = limit;
+    if (s || n == 0) {
+        free(lines);
+        return s;
+    }
     const tuner_space *space = tuner_get_space(tn);
     double *xs = malloc(n * N_PARAMS * sizeof *xs);
     tuner_record *rec = malloc(n * sizeof *rec);
@@ -241,8 +249,10 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *ru
     kdt_status s = KDT_OK;
     for (size_t q = 0; q < tuner_n_told(tn); q++) tuning_progress_tick(prog); // replayed from the store
     while (!s && !tuner_done(tn)) {
-        if ((s = tuner_ask(tn, x))) break;
+        tuner_ask_info info;
+        if ((s = tuner_ask_ex(tn, x, &info))) break;
         store_setting set = point_setting(space, x, p);
+        set.replicate = (int)info.replicate;
         store_eval out;
         if ((s = evaluator_eval(e, worker, run, (int)tuner_n_told(tn), &set, &out))) break;
         // A failed evaluation is told as NaN: the tuner treats it as a failure, never a number.
@@ -307,10 +317,12 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
                                    (double)(c / (npos * nt))};
             if (memcmp(xc, x0, sizeof xc) != 0 && tuner_space_contains(space, xc)) s = tuner_add_initial_point(tn, xc);
         }
-        if (!s && strategy == TUNER_GP && cfg->tuner.initial_points > 0)
+        if (!s && (strategy == TUNER_GP || strategy == TUNER_GP_TRANSFER) && cfg->tuner.initial_points > 0)
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
+        if (!s && cfg->tuner.replicates > 1)
+            s = tuner_set_final_replicates(tn, (size_t)cfg->tuner.final_candidates, (size_t)cfg->tuner.replicates - 1);
         store_run run = make_run(name, p, fixed);
-        if (!s) s = replay(e, tn, &run);
+        if (!s) s = replay(e, tn, &run, (size_t)cfg->tuner.budget);
         if (!s) s = drive(e, worker, tn, &run, prog);
         tuner_destroy(tn);
         tuner_space_destroy(space);
@@ -324,13 +336,25 @@ kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_p
     kdt_status s = grid_space_create(&space, cfg);
     if (s) return s;
     tuner *tn;
-    int n = tuning_grid_size(cfg);
+    int n = grid_points(cfg);
     s = tuner_create(&tn, space, TUNER_GRID, TUNER_MAXIMIZE, (size_t)n, tuner_seed(cfg, "grid", p, -1));
     if (!s) s = tuner_set_grid_values(tn, "temperature", cfg->grid.temperatures.v, (size_t)cfg->grid.temperatures.n);
     if (!s) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
     store_run run = make_run("grid", p, -1);
-    if (!s) s = replay(e, tn, &run);
+    if (!s) s = replay(e, tn, &run, (size_t)n);
     if (!s) s = drive(e, worker, tn, &run, prog);
+    // Replicates: the same points again, each pass with its own draw of the KD randomness, as
+    // lines n, 2n, ... of the run.
+    for (int r = 1; !s && r < cfg->grid.replicates; r++)
+        for (int k = 0; !s && k < n; k++) {
+            double x[N_PARAMS], v;
+            tuner_history(tn, (size_t)k, x, &v);
+            store_setting set = point_setting(space, x, p);
+            set.replicate = r;
+            store_eval out;
+            s = evaluator_eval(e, worker, &run, r * n + k, &set, &out);
+            tuning_progress_tick(prog);
+        }
     tuner_destroy(tn);
     tuner_space_destroy(space);
     return s;
