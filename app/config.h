@@ -91,6 +91,7 @@ typedef struct {
         cfg_strategies strategies;
         int budget, initial_points;
         int replicates, final_candidates;
+        int transfer_wave;
         bool ordered;
         double epsilon;
     } tuner;

@@ -164,6 +164,8 @@ const cfg_key config_schema[] = {
         "evaluations of each final candidate (re-evaluations count in the budget); the pick is the best mean"),
     INT("tuner.final_candidates", tuner.final_candidates, "2", 1, 8,
         "final candidates re-evaluated when tuner.replicates > 1"),
+    INT("tuner.transfer_wave", tuner.transfer_wave, "5", 1, 100000,
+        "gp_transfer: pairs tuned at once; each wave learns from the waves before it"),
     INT("tuner.initial_points", tuner.initial_points, "2", 0, 1000,
         "gp: space-filling points before the model leads, after the default T and alpha in each transfer set and position"),
     BOOL("tuner.ordered", tuner.ordered, "false", "tune each ordered pair with the position fixed"),

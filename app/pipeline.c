@@ -88,28 +88,39 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     }
     kdt_status s = KDT_OK;
     for (int f = 0; f < n_phases && !s; f++) {
-        volatile bool failed = false;
-        char msg[1024] = "";
+        // gp_transfer learns from the pairs tuned before: the pairs go in fixed waves of
+        // tuner.transfer_wave, each seeing only the waves before it, so that the result never
+        // depends on the worker count. Every other phase is one wave of all pairs.
+        bool waves = phases[f].kind == PHASE_TUNE && phases[f].strategy == TUNER_GP_TRANSFER;
+        int wave = waves ? cfg->tuner.transfer_wave : p->n_pairs;
+        for (int first = 0; first < p->n_pairs && !s; first += wave) {
+            int last = first + wave < p->n_pairs ? first + wave : p->n_pairs;
+            volatile bool failed = false;
+            char msg[1024] = "";
 #pragma omp parallel for schedule(dynamic, 1) num_threads(p->workers) if (p->workers > 1)
-        for (int q = 0; q < p->n_pairs; q++) {
-            if (failed) continue;
-            int w = omp_get_thread_num();
-            kdt_status st;
-            switch (phases[f].kind) {
-            case PHASE_DEFAULT: st = tuning_default(p->eval, w, cfg, p->pairs[q], &prog); break;
-            case PHASE_GRID: st = tuning_grid(p->eval, w, cfg, p->pairs[q], &prog); break;
-            default: st = tuning_tune(p->eval, w, cfg, phases[f].strategy, p->pairs[q], &prog); break;
-            }
-            if (st) {
+            for (int q = first; q < last; q++) {
+                if (failed) continue;
+                int w = omp_get_thread_num();
+                kdt_status st;
+                switch (phases[f].kind) {
+                case PHASE_DEFAULT: st = tuning_default(p->eval, w, cfg, p->pairs[q], &prog); break;
+                case PHASE_GRID: st = tuning_grid(p->eval, w, cfg, p->pairs[q], &prog); break;
+                default:
+                    st = tuning_tune(p->eval, w, cfg, phases[f].strategy, p->pairs[q], p->pairs, waves ? first : 0,
+                                     &prog);
+                    break;
+                }
+                if (st) {
 #pragma omp critical(pipeline_error)
-                if (!failed) { // the first failure's message, copied out of its thread
-                    failed = true;
-                    s = st;
-                    snprintf(msg, sizeof msg, "%s", kdt_errmsg());
+                    if (!failed) { // the first failure's message, copied out of its thread
+                        failed = true;
+                        s = st;
+                        snprintf(msg, sizeof msg, "%s", kdt_errmsg());
+                    }
                 }
             }
+            if (s) kdt_fail(s, "%s", msg);
         }
-        if (s) kdt_fail(s, "%s", msg);
     }
     progress_finish(prog.bar);
     size_t done = prog.done;

@@ -287,8 +287,40 @@ static kdt_status default_point(const tuner_space *s, const kdt_config *cfg, dou
     return KDT_OK;
 }
 
+// gp_transfer: each earlier pair's evaluations of the same run (strategy and fixed position), as
+// prior observations in this tuner's space.
+static kdt_status add_priors(evaluator *e, tuner *tn, const char *strategy, int fixed, const tuning_pair *earlier,
+                             int n_earlier) {
+    const tuner_space *space = tuner_get_space(tn);
+    kdt_status s = KDT_OK;
+    for (int q = 0; q < n_earlier && !s; q++) {
+        store_run run = make_run(strategy, earlier[q], fixed);
+        store_eval *lines;
+        size_t n, m = 0;
+        if ((s = store_run_evals(evaluator_store(e), &run, &lines, &n)) || n == 0) continue;
+        double *xs = malloc(n * N_PARAMS * sizeof *xs), *values = malloc(n * sizeof *values);
+        if (!xs || !values) s = kdt_fail(KDT_ERR_NOMEM, "out of memory gathering prior observations");
+        for (size_t k = 0; !s && k < n; k++) {
+            const store_setting *set = &lines[k].setting;
+            double *x = xs + m * N_PARAMS;
+            x[P_TEMPERATURE] = set->temperature;
+            x[P_ALPHA] = set->alpha;
+            x[P_TRANSFER] = choice_index(space, P_TRANSFER, kd_transfer_name(set->transfer));
+            x[P_POSITION] = choice_index(space, P_POSITION, kd_position_name(set->position));
+            x[P_METHOD] = choice_index(space, P_METHOD, kd_method_name(set->method));
+            if (lines[k].result.ok && set->replicate == 0 && tuner_space_contains(space, x))
+                values[m++] = lines[k].result.val_gain;
+        }
+        if (!s && m) s = tuner_set_prior_observations(tn, xs, values, m);
+        free(xs);
+        free(values);
+        free(lines);
+    }
+    return s;
+}
+
 kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_strategy strategy,
-                       tuning_pair p, tuning_progress *prog) {
+                       tuning_pair p, const tuning_pair *earlier, int n_earlier, tuning_progress *prog) {
     const char *name = tuner_strategy_name(strategy);
     int first = cfg->tuner.ordered ? 0 : -1, last = cfg->tuner.ordered ? 1 : -1;
     for (int fixed = first; fixed <= last; fixed++) {
@@ -319,6 +351,7 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         }
         if (!s && (strategy == TUNER_GP || strategy == TUNER_GP_TRANSFER) && cfg->tuner.initial_points > 0)
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
+        if (!s && strategy == TUNER_GP_TRANSFER) s = add_priors(e, tn, name, fixed, earlier, n_earlier);
         if (!s && cfg->tuner.replicates > 1)
             s = tuner_set_final_replicates(tn, (size_t)cfg->tuner.final_candidates, (size_t)cfg->tuner.replicates - 1);
         store_run run = make_run(name, p, fixed);

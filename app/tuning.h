@@ -45,5 +45,7 @@ kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_p
 
 // One strategy with cfg->tuner.budget evaluations (per position when cfg->tuner.ordered), ending
 // with the run's recommendation line.
+// earlier (n_earlier): the pairs tuned before this one, whose runs of the same strategy
+// gp_transfer learns from (ignored by the other strategies).
 kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_strategy strategy,
-                       tuning_pair p, tuning_progress *prog);
+                       tuning_pair p, const tuning_pair *earlier, int n_earlier, tuning_progress *prog);

@@ -323,7 +323,8 @@ static json_t *run_and_summarize(const char *out_dir, const char *threads) {
     char keep[64];
     snprintf(keep, sizeof keep, "%s", dir);
     snprintf(dir, sizeof dir, "%s", out_dir);
-    const char *args[] = {"--pairs", "0-1,2-3", "tuner.strategies=[gp]", threads, NULL};
+    const char *args[] = {"--pairs", "0-1,2-3,0-2", "tuner.strategies=[gp,gp_transfer]", "tuner.transfer_wave=2",
+                          "grid.methods=[kd,dpkd]", threads, NULL};
     assert_int_equal(run("run", args, NULL), 0);
     char path[128];
     snprintf(path, sizeof path, "%s/summary.json", dir);
@@ -419,6 +420,58 @@ static void failures_round_trip(void **state) {
     snprintf(dir, sizeof dir, "%s", keep);
 }
 
+// Methods, replicates and the statistics: a run over all three methods reports the best non-tuned
+// approach and tuned-vs-it; grid and final-candidate replicates are journaled with their replicate
+// and the summary carries the noise across them; every figure carries its test or interval.
+static void methods_replicates_statistics(void **state) {
+    (void)state;
+    char keep[64];
+    snprintf(keep, sizeof keep, "%s", dir);
+    snprintf(dir, sizeof dir, "%.40s_methods", keep);
+    const char *grid[] = {"--pairs", "0-1,1-2", "--replicates", "2", "grid.methods=[kd,dml,dpkd]",
+                          "space.methods=[kd,dml,dpkd]", "grid.temperatures=[1,4]", "grid.alphas=[0.5,1]", NULL};
+    assert_int_equal(run("grid", grid, NULL), 0);
+    const char *tune[] = {"--pairs", "0-1,1-2", "--strategy", "gp", "--replicates", "2", "grid.methods=[kd,dml,dpkd]",
+                          "space.methods=[kd,dml,dpkd]", "grid.temperatures=[1,4]", "grid.alphas=[0.5,1]", NULL};
+    assert_int_equal(run("tune", tune, NULL), 0);
+    assert_int_equal(run("report", grid + 4, NULL), 0);
+    size_t n;
+    json_t *lines = journal(&n);
+    int methods[3] = {0}, replicated = 0, defaults = 0;
+    for (size_t k = 0; k < n; k++) {
+        json_t *l = json_array_get(lines, k);
+        if (strcmp(json_string_value(json_object_get(l, "type")), "eval") != 0) continue;
+        const char *m = json_string_value(json_object_get(l, "method"));
+        methods[strcmp(m, "kd") == 0 ? 0 : strcmp(m, "dml") == 0 ? 1 : 2]++;
+        replicated += json_integer_value(json_object_get(l, "replicate")) > 0;
+        defaults += strcmp(json_string_value(json_object_get(l, "strategy")), "default") == 0;
+        if (strcmp(m, "dml") == 0 && strcmp(json_string_value(json_object_get(l, "status")), "ok") == 0)
+            assert_true(json_is_real(json_object_get(l, "peer_val_gain")));
+        if (strcmp(m, "dpkd") == 0 && strcmp(json_string_value(json_object_get(l, "status")), "ok") == 0)
+            assert_true(json_is_real(json_object_get(l, "routed_fraction")));
+    }
+    assert_true(methods[0] > 0 && methods[1] > 0 && methods[2] > 0);
+    assert_int_equal(defaults, 2 * 18); // 3 methods x 3 transfer sets x 2 positions per pair
+    assert_true(replicated >= 2 * 24);  // the grid's second pass on each pair, and gp's re-evaluations
+    json_decref(lines);
+    char path[128];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    json_t *sum = json_load_file(path, 0, NULL);
+    assert_non_null(sum);
+    json_t *st = json_object_get(sum, "statistics");
+    assert_true(json_is_true(json_object_get(st, "available")));
+    assert_true(jnum(json_object_get(st, "se_gain"), "val") > 0);
+    assert_true(json_integer_value(json_object_get(json_object_get(st, "replicates"), "settings")) >= 48);
+    json_t *vs = json_object_get(st, "improvement_over_best_untuned");
+    assert_non_null(json_object_get(vs, "points_ci95"));
+    assert_true(jnum(vs, "points") == jnum(vs, "points")); // a number, not null
+    json_decref(sum);
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(dir, sizeof dir, "%s", keep);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resume_after_kills),
@@ -429,6 +482,7 @@ int main(void) {
         cmocka_unit_test(same_results_with_two_workers),
         cmocka_unit_test(kd_settings_are_part_of_the_identity),
         cmocka_unit_test(failures_round_trip),
+        cmocka_unit_test(methods_replicates_statistics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
