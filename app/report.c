@@ -301,7 +301,7 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table)
         store_close(sto);
         return st;
     }
-    if ((st = significance_compute(&s, sto, t, n, cfg))) {
+    if ((st = significance_compute(&s, sto, s.evals, s.n_evals, cfg))) {
         summary_free(&s);
         store_close(sto);
         return st;

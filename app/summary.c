@@ -191,8 +191,8 @@ nomem:
     return kdt_fail(KDT_ERR_NOMEM, "out of memory computing the summary");
 }
 
-kdt_status summary_compute(summary *s, const store_eval *trials, size_t n, const store_recommendation *recs,
-                           size_t n_recs, const kdt_config *cfg) {
+static kdt_status compute(summary *s, const store_eval *trials, size_t n, const store_recommendation *recs,
+                          size_t n_recs, const kdt_config *cfg) {
     memset(s, 0, sizeof *s);
     s->epsilon = cfg->tuner.epsilon;
     s->val_images = cfg->data.val_size;
@@ -315,7 +315,38 @@ kdt_status summary_compute(summary *s, const store_eval *trials, size_t n, const
     return st;
 }
 
+// The runs a summary speaks of: default, grid, and the tuners at the config's budget (runs of
+// other budgets, and `kdtune eval`'s lines, are in the journal but not in this summary).
+static bool summarized(const store_run *r, const kdt_config *cfg) {
+    if (strcmp(r->strategy, "eval") == 0) return false;
+    if (strcmp(r->strategy, "default") == 0 || strcmp(r->strategy, "grid") == 0) return true;
+    return r->budget == cfg->tuner.budget;
+}
+
+kdt_status summary_compute(summary *s, const store_eval *evals, size_t n, const store_recommendation *recs,
+                           size_t n_recs, const kdt_config *cfg) {
+    store_eval *e = malloc((n ? n : 1) * sizeof *e);
+    store_recommendation *r = malloc((n_recs ? n_recs : 1) * sizeof *r);
+    if (!e || !r) {
+        free(e);
+        free(r);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory computing the summary");
+    }
+    size_t ne = 0, nr = 0;
+    for (size_t k = 0; k < n; k++)
+        if (summarized(&evals[k].run, cfg)) e[ne++] = evals[k];
+    for (size_t k = 0; k < n_recs; k++)
+        if (summarized(&recs[k].run, cfg)) r[nr++] = recs[k];
+    kdt_status st = compute(s, e, ne, r, nr, cfg);
+    s->evals = e; // the picks point into it
+    s->n_evals = ne;
+    free(r);
+    if (st) summary_free(s);
+    return st;
+}
+
 void summary_free(summary *s) {
+    free(s->evals);
     free(s->grid.curve);
     for (int k = 0; k < s->n_strategies; k++) free(s->strategies[k].curve);
     free(s->pairs);

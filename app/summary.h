@@ -91,10 +91,13 @@ typedef struct {
     double frac_position_matters;       // pairs whose best positions differ by > 1 point of test
     int position_pairs;
     summary_statistics stats;
+    store_eval *evals;                // the evaluations summarized (owned; picks point into it)
+    size_t n_evals;
 } summary;
 
-// Computes the summary of the trials (which must outlive it). Strategies appear in the order of
-// their first trial.
+// Computes the summary of a run's evaluations and recommendations: the default phase, the grid,
+// and the tuners' runs at cfg->tuner.budget (`kdtune eval`'s lines and other budgets are left
+// out). Strategies appear in the order of their first evaluation.
 kdt_status summary_compute(summary *s, const store_eval *evals, size_t n, const store_recommendation *recs,
                            size_t n_recs, const kdt_config *cfg);
 void summary_free(summary *s);

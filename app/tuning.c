@@ -149,8 +149,8 @@ static uint64_t tuner_seed(const kdt_config *cfg, const char *strategy, tuning_p
     return rng_next(&r);
 }
 
-static store_run make_run(const char *strategy, tuning_pair p, int fixed_position) {
-    store_run r = {.i = p.i, .j = p.j, .fixed_position = fixed_position};
+static store_run make_run(const char *strategy, tuning_pair p, int fixed_position, int budget) {
+    store_run r = {.i = p.i, .j = p.j, .fixed_position = fixed_position, .budget = budget};
     KDT_SNPRINTF(r.strategy, sizeof r.strategy, "%s", strategy);
     return r;
 }
@@ -170,7 +170,7 @@ static store_setting default_setting(const kdt_config *cfg, tuning_pair p, kd_me
 }
 
 kdt_status tuning_default(evaluator *e, int worker, const kdt_config *cfg, tuning_pair p, tuning_progress *prog) {
-    store_run run = make_run("default", p, -1);
+    store_run run = make_run("default", p, -1, 0);
     kd_method methods[KD_N_METHODS];
     int n_methods = default_methods(cfg, methods), index = 0;
     for (int m = 0; m < n_methods; m++)
@@ -294,7 +294,7 @@ static kdt_status add_priors(evaluator *e, tuner *tn, const char *strategy, int 
     const tuner_space *space = tuner_get_space(tn);
     kdt_status s = KDT_OK;
     for (int q = 0; q < n_earlier && !s; q++) {
-        store_run run = make_run(strategy, earlier[q], fixed);
+        store_run run = make_run(strategy, earlier[q], fixed, (int)tuner_budget(tn));
         store_eval *lines;
         size_t n, m = 0;
         if ((s = store_run_evals(evaluator_store(e), &run, &lines, &n)) || n == 0) continue;
@@ -354,7 +354,7 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         if (!s && strategy == TUNER_GP_TRANSFER) s = add_priors(e, tn, name, fixed, earlier, n_earlier);
         if (!s && cfg->tuner.replicates > 1)
             s = tuner_set_final_replicates(tn, (size_t)cfg->tuner.final_candidates, (size_t)cfg->tuner.replicates - 1);
-        store_run run = make_run(name, p, fixed);
+        store_run run = make_run(name, p, fixed, cfg->tuner.budget);
         if (!s) s = replay(e, tn, &run, (size_t)cfg->tuner.budget);
         if (!s) s = drive(e, worker, tn, &run, prog);
         tuner_destroy(tn);
@@ -373,7 +373,7 @@ kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_p
     s = tuner_create(&tn, space, TUNER_GRID, TUNER_MAXIMIZE, (size_t)n, tuner_seed(cfg, "grid", p, -1));
     if (!s) s = tuner_set_grid_values(tn, "temperature", cfg->grid.temperatures.v, (size_t)cfg->grid.temperatures.n);
     if (!s) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
-    store_run run = make_run("grid", p, -1);
+    store_run run = make_run("grid", p, -1, 0);
     if (!s) s = replay(e, tn, &run, (size_t)n);
     if (!s) s = drive(e, worker, tn, &run, prog);
     // Replicates: the same points again, each pass with its own draw of the KD randomness, as

@@ -13,8 +13,10 @@
 enum { LINE_VERSION = 1 };
 
 void store_run_key(const store_run *run, char *out, size_t cap) {
-    if (run->fixed_position < 0) snprintf(out, cap, "%s/%d-%d", run->strategy, run->i, run->j);
-    else snprintf(out, cap, "%s/%d-%d/%s", run->strategy, run->i, run->j,
+    char budget[16] = "";
+    if (run->budget) snprintf(budget, sizeof budget, "@%d", run->budget);
+    if (run->fixed_position < 0) snprintf(out, cap, "%s%s/%d-%d", run->strategy, budget, run->i, run->j);
+    else snprintf(out, cap, "%s%s/%d-%d/%s", run->strategy, budget, run->i, run->j,
                   kd_position_name((kd_position)run->fixed_position));
 }
 
@@ -33,6 +35,7 @@ static json_t *run_fields(const store_run *run, uint64_t kd_config, const char *
     json_object_set_new(o, "fixed_position", run->fixed_position < 0
                                                  ? json_null()
                                                  : json_string(kd_position_name((kd_position)run->fixed_position)));
+    json_object_set_new(o, "budget", json_integer(run->budget));
     return o;
 }
 
@@ -141,6 +144,8 @@ static kdt_status get_run(const json_t *o, int participants, const char *const *
             return bad("fixed_position", "is neither null nor a position (forward, reverse)");
         run->fixed_position = (int)p;
     }
+    kdt_status st = get_int(o, "budget", 0, 1 << 30, &run->budget);
+    if (st) return st;
     return KDT_OK;
 }
 

@@ -46,11 +46,12 @@ static uint64_t run_hash(const store_run *r, int index) {
     uint64_t h = store_mix(rng_hash_str(r->strategy), (uint64_t)r->i);
     h = store_mix(h, (uint64_t)r->j);
     h = store_mix(h, (uint64_t)(r->fixed_position + 1));
+    h = store_mix(h, (uint64_t)r->budget);
     return store_mix(h, (uint64_t)index);
 }
 
 static bool run_equal(const store_run *a, const store_run *b) {
-    return a->i == b->i && a->j == b->j && a->fixed_position == b->fixed_position &&
+    return a->i == b->i && a->j == b->j && a->fixed_position == b->fixed_position && a->budget == b->budget &&
            strcmp(a->strategy, b->strategy) == 0;
 }
 

@@ -56,11 +56,13 @@ typedef struct {
 } store_result;
 
 // Which run an evaluation belongs to: a strategy ("default", "grid", "eval", or a tuner
-// strategy's name) on a pair, with the position fixed (ordered tuning) or free (-1).
+// strategy's name) on a pair, with the position fixed (ordered tuning) or free (-1), and for a
+// tuner its budget (runs of other budgets are other runs: a tuner plans for its budget).
 typedef struct {
     char strategy[STORE_NAME_MAX];
     int i, j;
     int fixed_position;        // -1, or a kd_position
+    int budget;                // tuners: evaluations per run; 0 for default, grid and eval
 } store_run;
 
 // One journal line of an evaluation.

@@ -381,6 +381,33 @@ static void kd_settings_are_part_of_the_identity(void **state) {
     json_decref(a), json_decref(b), json_decref(a2), json_decref(b2);
 }
 
+// A tuner plans for its budget: runs of another budget in the same run directory are other runs
+// (they used to be refused as "made with another configuration"), and each budget is summarized
+// on its own.
+static void another_budget_is_another_run(void **state) {
+    (void)state;
+    const char *args[] = {"--strategy", "gp", "--budget", "3", "--pairs", "0-1", NULL};
+    assert_int_equal(run("tune", args, NULL), 0);
+    size_t n, budget3 = 0;
+    json_t *lines = journal(&n);
+    for (size_t k = 0; k < n; k++) {
+        json_t *l = json_array_get(lines, k);
+        budget3 += strcmp(json_string_value(json_object_get(l, "type")), "eval") == 0 &&
+                   json_integer_value(json_object_get(l, "budget")) == 3;
+    }
+    json_decref(lines);
+    assert_int_equal(budget3, 3);
+    const char *report[] = {"tuner.budget=3", NULL};
+    assert_int_equal(run("report", report, NULL), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    json_t *sum = json_load_file(path, 0, NULL);
+    json_t *gp = json_object_get(json_object_get(sum, "strategies"), "gp");
+    assert_int_equal(json_integer_value(json_object_get(gp, "pairs")), 1);
+    assert_true(jnum(gp, "mean_evaluations_per_pair") == 3.0);
+    json_decref(sum);
+}
+
 // Regression: a diverging setting (kd.lr=10) used to be journaled without its metrics, and the
 // next command refused the journal. Now it is a failed evaluation that round-trips: `run`
 // completes, counts it, and `report` reads it back.
@@ -482,6 +509,7 @@ int main(void) {
         cmocka_unit_test(same_results_with_two_workers),
         cmocka_unit_test(kd_settings_are_part_of_the_identity),
         cmocka_unit_test(failures_round_trip),
+        cmocka_unit_test(another_budget_is_another_run),
         cmocka_unit_test(methods_replicates_statistics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

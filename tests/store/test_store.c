@@ -67,7 +67,7 @@ static void write_file(const char *text) {
 static void lines_round_trip(void **state) {
     (void)state;
     store_eval e = an_eval("gp", 4, 2.5), back;
-    store_recommendation r = {{"gp", 1, 3, KD_FORWARD}, 7, 2}, rback;
+    store_recommendation r = {{"gp", 1, 3, KD_FORWARD, 7}, 7, 2}, rback;
     uint64_t id = 0;
     char *text = store_format_eval(&e, 0xABCDEF0123456789ull);
     assert_int_equal(store_parse_line(text, strlen(text), P, names, N_NAMES, &id, &back, &rback), 1);
