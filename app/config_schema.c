@@ -159,7 +159,7 @@ const cfg_key config_schema[] = {
 
     ENUMS("tuner.strategies", tuner.strategies, "[gp, random, bobyqa]", STRATEGIES, 0, 7,
           "strategies that kdtune run tunes every pair with"),
-    INT("tuner.budget", tuner.budget, "15", 1, 100000, "evaluations per pair and strategy"),
+    INT("tuner.budget", tuner.budget, "15", 1, 100000, "paid evaluations per pair and strategy (the default phase's settings come on top, free to every strategy)"),
     INT("tuner.replicates", tuner.replicates, "1", 1, 100,
         "evaluations of each final candidate (re-evaluations count in the budget); the pick is the best mean"),
     INT("tuner.final_candidates", tuner.final_candidates, "2", 1, 8,

@@ -70,7 +70,8 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     int positions = cfg->tuner.ordered ? cfg->space.positions.n : 1;
     size_t per_pair = (ph->defaults ? (size_t)tuning_default_size(cfg) : 0) +
                       (ph->grid ? (size_t)tuning_grid_size(cfg) : 0) +
-                      (size_t)ph->n_strategies * (size_t)cfg->tuner.budget * (size_t)positions;
+                      (size_t)ph->n_strategies * ((size_t)cfg->tuner.budget * (size_t)positions +
+                                                   (size_t)tuning_default_size(cfg)); // + the free initial points
     size_t total = per_pair * (size_t)p->n_pairs;
     double t0 = timer_now();
     int trained0 = evaluator_trained(p->eval);

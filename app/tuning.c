@@ -332,30 +332,37 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         tuner_space *space;
         kdt_status s = tuning_space_create(&space, cfg, fixed);
         if (s) return s;
-        tuner *tn;
-        s = tuner_create(&tn, space, strategy, TUNER_MAXIMIZE, (size_t)cfg->tuner.budget,
-                         tuner_seed(cfg, name, p, fixed));
-        double x0[N_PARAMS];
-        bool inside;
-        if (!s) s = default_point(space, cfg, x0, &inside);
-        if (!s && inside) s = tuner_add_initial_point(tn, x0);
-        // Then the default T and alpha in every other transfer set and position: the default phase
-        // evaluates them anyway, so they come from the journal at no training cost, and they tell
-        // every strategy early which combination is promising.
+        // The initial points: the default setting, then the default T and alpha in every other
+        // transfer set, position and method. The default phase evaluates them anyway, so they come
+        // from the store at no training cost, they are free to every strategy alike (on top of
+        // tuner.budget), and they tell every strategy early which combination is promising.
         size_t nt = tuner_space_n_choices(space, P_TRANSFER), npos = tuner_space_n_choices(space, P_POSITION),
-               nm = tuner_space_n_choices(space, P_METHOD);
-        for (size_t c = 0; !s && inside && c < nt * npos * nm; c++) {
-            double xc[N_PARAMS] = {x0[P_TEMPERATURE], x0[P_ALPHA], (double)(c / npos % nt), (double)(c % npos),
-                                   (double)(c / (npos * nt))};
-            if (memcmp(xc, x0, sizeof xc) != 0 && tuner_space_contains(space, xc)) s = tuner_add_initial_point(tn, xc);
+               nm = tuner_space_n_choices(space, P_METHOD), n_init = 0;
+        double (*init)[N_PARAMS] = malloc((1 + nt * npos * nm) * sizeof *init);
+        bool inside = false;
+        if (!init) s = kdt_fail(KDT_ERR_NOMEM, "out of memory");
+        if (!s) s = default_point(space, cfg, init[0], &inside);
+        if (!s && inside) {
+            n_init = 1;
+            for (size_t c = 0; c < nt * npos * nm; c++) {
+                double xc[N_PARAMS] = {init[0][P_TEMPERATURE], init[0][P_ALPHA], (double)(c / npos % nt),
+                                       (double)(c % npos), (double)(c / (npos * nt))};
+                if (memcmp(xc, init[0], sizeof xc) != 0 && tuner_space_contains(space, xc))
+                    memcpy(init[n_init++], xc, sizeof xc);
+            }
         }
+        size_t budget = (size_t)cfg->tuner.budget + n_init;
+        tuner *tn = NULL;
+        if (!s) s = tuner_create(&tn, space, strategy, TUNER_MAXIMIZE, budget, tuner_seed(cfg, name, p, fixed));
+        for (size_t c = 0; !s && c < n_init; c++) s = tuner_add_initial_point(tn, init[c]);
+        free(init);
         if (!s && (strategy == TUNER_GP || strategy == TUNER_GP_TRANSFER) && cfg->tuner.initial_points > 0)
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
         if (!s && strategy == TUNER_GP_TRANSFER) s = add_priors(e, tn, name, fixed, earlier, n_earlier);
         if (!s && cfg->tuner.replicates > 1)
             s = tuner_set_final_replicates(tn, (size_t)cfg->tuner.final_candidates, (size_t)cfg->tuner.replicates - 1);
         store_run run = make_run(name, p, fixed, cfg->tuner.budget);
-        if (!s) s = replay(e, tn, &run, (size_t)cfg->tuner.budget);
+        if (!s) s = replay(e, tn, &run, budget);
         if (!s) s = drive(e, worker, tn, &run, prog);
         tuner_destroy(tn);
         tuner_space_destroy(space);

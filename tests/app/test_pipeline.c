@@ -156,9 +156,10 @@ static void resume_after_kills(void **state) {
     // tune: 3 strategies x 6 pairs x 6 evaluations; killed a few evaluations in.
     kill_midway("tune", NULL, n = 6 * 60 + 20);
     assert_int_equal(run("tune", NULL, NULL), 0);
-    assert_journal_sound("gp/", 6 * 6);
-    assert_journal_sound("random/", 6 * 6);
-    assert_journal_sound("sbplx/", 6 * 6);
+    // tuner.budget = 6 paid evaluations on top of the 6 free default-phase settings
+    assert_journal_sound("gp/", 6 * 12);
+    assert_journal_sound("random/", 6 * 12);
+    assert_journal_sound("sbplx/", 6 * 12);
     // Run again: everything is there, nothing is added.
     size_t before, after;
     json_decref(journal(&before));
@@ -175,8 +176,9 @@ static void ordered_tuning(void **state) {
     (void)state;
     const char *args[] = {"--strategy", "gp", "--ordered", "--pairs", "1-3", NULL};
     assert_int_equal(run("tune", args, NULL), 0);
-    assert_journal_sound("gp/1-3/forward", 6);
-    assert_journal_sound("gp/1-3/reverse", 6);
+    // one position: 6 paid and the 3 free default settings (one per transfer set)
+    assert_journal_sound("gp/1-3/forward", 9);
+    assert_journal_sound("gp/1-3/reverse", 9);
     size_t n;
     json_t *lines = journal(&n);
     for (size_t k = 0; k < n; k++) {
@@ -266,8 +268,8 @@ static void summary_matches_the_journal(void **state) {
     assert_int_equal(json_integer_value(json_object_get(sum, "pairs")), 6);
     json_t *gp = json_object_get(json_object_get(sum, "strategies"), "gp");
     assert_non_null(gp);
-    // 6 per pair, and 6 + 2 x 6 on pair 1-3, tuned again in ordered mode (a run per position)
-    if (fabs(jnum(gp, "mean_evaluations_per_pair") - (5 * 6 + 18) / 6.0) > 1e-12)
+    // 12 per pair, and 12 + 2 x 9 on pair 1-3, tuned again in ordered mode (a run per position)
+    if (fabs(jnum(gp, "mean_evaluations_per_pair") - (5 * 12 + 30) / 6.0) > 1e-12)
         fail_msg("gp: %g evaluations per pair", jnum(gp, "mean_evaluations_per_pair"));
     json_decref(lines);
     json_decref(sum);
@@ -396,7 +398,7 @@ static void another_budget_is_another_run(void **state) {
                    json_integer_value(json_object_get(l, "budget")) == 3;
     }
     json_decref(lines);
-    assert_int_equal(budget3, 3);
+    assert_int_equal(budget3, 3 + 6); // 3 paid and the 6 free default settings
     const char *report[] = {"tuner.budget=3", NULL};
     assert_int_equal(run("report", report, NULL), 0);
     char path[128];
@@ -404,7 +406,7 @@ static void another_budget_is_another_run(void **state) {
     json_t *sum = json_load_file(path, 0, NULL);
     json_t *gp = json_object_get(json_object_get(sum, "strategies"), "gp");
     assert_int_equal(json_integer_value(json_object_get(gp, "pairs")), 1);
-    assert_true(jnum(gp, "mean_evaluations_per_pair") == 3.0);
+    assert_true(jnum(gp, "mean_evaluations_per_pair") == 9.0);
     json_decref(sum);
 }
 
