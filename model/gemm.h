@@ -1,9 +1,9 @@
 // The engine's one GEMM entry: row-major C = alpha * op(A) * op(B) + beta * C through OpenBLAS,
 // split into blocks of columns or rows of C that the OpenMP threads share, each block one
 // single-threaded OpenBLAS call. The blocks depend on (M, N, K) only, so results are bit-identical
-// at any thread count, and inside a parallel region (one thread) as well. One
-// thread pool (OpenMP) for everything avoids OpenBLAS's own threads and OpenMP's spinning
-// threads fighting over the same cores between the GEMMs and the loops around them.
+// at any thread count, and inside a parallel region (one thread) too. One thread pool (OpenMP) for
+// everything avoids OpenBLAS's own threads and OpenMP's spinning threads fighting over the same
+// cores between the GEMMs and the loops around them.
 #pragma once
 #include <stdbool.h>
 

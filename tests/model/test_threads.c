@@ -140,15 +140,22 @@ static model_spec spec_of(model_arch a, int c, int h, int w, int k) {
     return s;
 }
 
-// Sizes big enough that every GEMM is split over threads (over a million multiply-adds).
+// Sizes big enough that GEMMs are split (over a million multiply-adds), and the embedded
+// default's 1x16x16 at small batches, whose thin GEMMs the old per-thread split cut into blocks
+// that OpenBLAS rounded differently (mlp at batch 50, cnn at batch 8 differed at 2 threads).
 static void mlp_threads(void **state) {
     (void)state;
     check_arch(spec_of(MODEL_MLP, 3, 32, 32, 10), 64);
+    model_spec s = spec_of(MODEL_MLP, 1, 16, 16, 10);
+    s.num_hidden = 1;
+    s.hidden[0] = 128;
+    check_arch(s, 50);
 }
 
 static void cnn_threads(void **state) {
     (void)state;
     check_arch(spec_of(MODEL_CNN, 3, 32, 32, 10), 24);
+    check_arch(spec_of(MODEL_CNN, 1, 16, 16, 10), 8);
 }
 
 static void resnet8_threads(void **state) {
@@ -219,9 +226,29 @@ static void gemm_threads(void **state) {
     model_set_threads(saved);
 }
 
+// The blocks tile C exactly, at most 16 of them, and big products are split (so the tests above
+// exercise the threads), along the longer side.
+static void gemm_plans_tile_c(void **state) {
+    (void)state;
+    const int shapes[][3] = {{64, 4096, 300}, {512, 20, 9000}, {7, 3000, 100}, {27, 64, 131072},
+                             {576, 64, 7168}, {4608, 512, 896}, {10, 128, 128}, {1, 1, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2];
+        gemm_plan p = gemm_plan_of(M, N, K);
+        int dim = p.by_rows ? M : N;
+        assert_true(p.blocks >= 1 && p.blocks <= 16 && p.per >= 1);
+        assert_true((p.blocks - 1) * p.per < dim && p.blocks * p.per >= dim);
+        if ((double)M * N * K >= 4e6 && (M >= 64 || N >= 64)) assert_true(p.blocks >= 2);
+        if (p.blocks > 1) assert_true(p.by_rows == (M > N));
+        printf("  gemm %dx%dx%d: %d blocks of %d %s\n", M, N, K, p.blocks, p.per,
+               p.by_rows ? "rows" : "columns");
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(gemm_threads),     cmocka_unit_test(mlp_threads),
+        cmocka_unit_test(gemm_plans_tile_c), cmocka_unit_test(gemm_threads),
+        cmocka_unit_test(mlp_threads),
         cmocka_unit_test(cnn_threads),      cmocka_unit_test(resnet8_threads),
         cmocka_unit_test(resnet20_threads), cmocka_unit_test(resnet18_threads),
     };
