@@ -1,5 +1,7 @@
-// GEMM split by column blocks of C over OpenMP threads, each block one single-threaded OpenBLAS
-// call; small products run as one call.
+// GEMM split into column or row blocks whose number and bounds depend on the problem's shape only,
+// never on the thread count: each block is one single-threaded OpenBLAS call with the same
+// arguments whichever thread runs it, so the result is bit-identical at any thread count (a
+// block's bits depend on its shape: OpenBLAS's edge and small-matrix kernels round differently).
 #include "model/gemm.h"
 
 #include <cblas.h>
@@ -28,40 +30,62 @@ void gemm_serial(bool trans_a, bool trans_b, int M, int N, int K, float alpha, c
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-          const float *B, int ldb, float beta, float *C, int ldc) {
-    enum CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
-    enum CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
-    int T = omp_in_parallel() ? 1 : omp_get_max_threads();
-    bool split_n = N >= 32 * T, split_m = !split_n && M >= 8 * T;
-    // below ~1 M multiply-adds, or too thin to split, threads cost more than they save
-    if (T <= 1 || (double)M * N * K < 1e6 || (!split_n && !split_m)) {
-        cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+// The blocks: at most GEMM_MAX_BLOCKS, a power of two (even shares for 2, 4, 8, 16 threads), each
+// at least BLOCK_MIN_WORK multiply-adds; BLOCK_MIN_EXTENT wide along the split axis, because every
+// block packs the whole shared operand again (A when splitting columns, B when splitting rows)
+// and amortizes that over its extent, except that a thin product still gets two blocks.
+enum { GEMM_MAX_BLOCKS = 16, BLOCK_MIN_EXTENT = 128, THIN_MIN_EXTENT = 32 };
+static const double BLOCK_MIN_WORK = 524288.0;
+
+gemm_plan gemm_plan_of(int M, int N, int K) {
+    // split the longer side: the operand all blocks share is then the smaller one
+    gemm_plan p = {.by_rows = M > N, .blocks = 1, .per = M > N ? M : N};
+    int dim = p.per, align = p.by_rows ? 8 : 16; // column blocks: whole cache lines of C
+    double work = (double)M * N * K;
+    int c = 1;
+    while (2 * c <= GEMM_MAX_BLOCKS && dim / (2 * c) >= BLOCK_MIN_EXTENT &&
+           work / (2 * c) >= BLOCK_MIN_WORK)
+        c *= 2;
+    if (c == 1 && dim >= 2 * THIN_MIN_EXTENT && work >= 2 * BLOCK_MIN_WORK) c = 2;
+    if (c > 1) {
+        p.per = ((dim + c - 1) / c + align - 1) / align * align;
+        p.blocks = (dim + p.per - 1) / p.per;
+    }
+    return p;
+}
+
+// Block i of the plan: rows (by_rows) or columns [i * per, min((i + 1) * per, dim)).
+static void gemm_block(const gemm_plan *p, int i, bool trans_a, bool trans_b, int M, int N, int K,
+                       float alpha, const float *A, int lda, const float *B, int ldb, float beta,
+                       float *C, int ldc) {
+    if (p->blocks == 1) {
+        gemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
-#pragma omp parallel num_threads(T)
-    {
-        int t = omp_get_thread_num(), nt = omp_get_num_threads();
-        if (split_n) {
-            // column blocks rounded to 16 floats (a cache line): threads never share a line of C
-            int per = ((N + nt - 1) / nt + 15) / 16 * 16;
-            int n0 = t * per, n1 = n0 + per < N ? n0 + per : N;
-            if (n0 < n1) {
-                // op(B)'s columns n0..n1: B + n0 when stored (K, N), rows n0..n1 when stored (N, K)
-                const float *Bt = trans_b ? B + (size_t)n0 * ldb : B + n0;
-                cblas_sgemm(CblasRowMajor, ta, tb, M, n1 - n0, K, alpha, A, lda, Bt, ldb, beta,
-                            C + n0, ldc);
-            }
-        } else {
-            // few columns (a weight gradient with a small fan-in): split the rows instead
-            int per = (M + nt - 1) / nt;
-            int m0 = t * per, m1 = m0 + per < M ? m0 + per : M;
-            if (m0 < m1) {
-                // op(A)'s rows m0..m1: rows of A when stored (M, K), columns when stored (K, M)
-                const float *At = trans_a ? A + m0 : A + (size_t)m0 * lda;
-                cblas_sgemm(CblasRowMajor, ta, tb, m1 - m0, N, K, alpha, At, lda, B, ldb, beta,
-                            C + (size_t)m0 * ldc, ldc);
-            }
-        }
+    int lo = i * p->per, dim = p->by_rows ? M : N, hi = lo + p->per < dim ? lo + p->per : dim;
+    if (p->by_rows) {
+        // op(A)'s rows lo..hi: rows of A when stored (M, K), columns when stored (K, M)
+        const float *At = trans_a ? A + lo : A + (size_t)lo * lda;
+        gemm_serial(trans_a, trans_b, hi - lo, N, K, alpha, At, lda, B, ldb, beta,
+                    C + (size_t)lo * ldc, ldc);
+    } else {
+        // op(B)'s columns lo..hi: B + lo when stored (K, N), rows lo..hi when stored (N, K)
+        const float *Bt = trans_b ? B + (size_t)lo * ldb : B + lo;
+        gemm_serial(trans_a, trans_b, M, hi - lo, K, alpha, A, lda, Bt, ldb, beta, C + lo, ldc);
     }
+}
+
+void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+          const float *B, int ldb, float beta, float *C, int ldc) {
+    gemm_plan p = gemm_plan_of(M, N, K);
+    if (p.blocks == 1 || omp_in_parallel() || omp_get_max_threads() == 1) {
+        // one thread: the same blocks in turn
+        for (int i = 0; i < p.blocks; i++)
+            gemm_block(&p, i, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+    int T = omp_get_max_threads() < p.blocks ? omp_get_max_threads() : p.blocks;
+#pragma omp parallel for schedule(static) num_threads(T)
+    for (int i = 0; i < p.blocks; i++)
+        gemm_block(&p, i, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -234,8 +234,9 @@ static void one_and_two_threads_agree(void **state) {
     double ref, d = tu_max_diff(za, zb, 50, &ref);
     double dg = tu_max_diff(model_grads(a), model_grads(b), np, &ref);
     printf("  1 vs 2 threads: logits max diff %.3g, gradient max diff %.3g (max %.3g)\n", d, dg, ref);
-    assert_true(d <= 1e-5);
-    assert_true(dg <= 1e-4 * (1 + ref));
+    // the work is cut by problem size only: the same bits (test_threads.c checks more)
+    assert_memory_equal(za, zb, sizeof za);
+    assert_memory_equal(model_grads(a), model_grads(b), np * sizeof(float));
     free(x);
     model_destroy(a);
     model_destroy(b);
