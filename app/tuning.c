@@ -378,8 +378,10 @@ kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_p
     tuner *tn;
     int n = grid_points(cfg);
     s = tuner_create(&tn, space, TUNER_GRID, TUNER_MAXIMIZE, (size_t)n, tuner_seed(cfg, "grid", p, -1));
-    if (!s) s = tuner_set_grid_values(tn, "temperature", cfg->grid.temperatures.v, (size_t)cfg->grid.temperatures.n);
-    if (!s) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
+    // A list of one value is a fixed parameter of the grid's space, which takes no value list.
+    if (!s && cfg->grid.temperatures.n > 1)
+        s = tuner_set_grid_values(tn, "temperature", cfg->grid.temperatures.v, (size_t)cfg->grid.temperatures.n);
+    if (!s && cfg->grid.alphas.n > 1) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
     store_run run = make_run("grid", p, -1, 0);
     if (!s) s = replay(e, tn, &run, (size_t)n);
     if (!s) s = drive(e, worker, tn, &run, prog);
