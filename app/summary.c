@@ -472,6 +472,12 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
             json_object_set_new(tuned_o, s->strategies[k].name, num(t ? t->result.test_gain : NAN));
         }
         json_object_set_new(o, "tuned_test_gain", tuned_o);
+        json_t *tuned_v = json_object();
+        for (int k = 0; k < s->n_strategies; k++) {
+            const store_eval *t = p->tuned[k].best;
+            json_object_set_new(tuned_v, s->strategies[k].name, num(t ? t->result.val_gain : NAN));
+        }
+        json_object_set_new(o, "tuned_val_gain", tuned_v);
         json_object_set_new(o, "recommended_from", p->recommended_from ? json_string(p->recommended_from) : json_null());
         json_object_set_new(o, "recommended_val_gain", num(p->recommended ? p->recommended->result.val_gain : NAN));
         json_object_set_new(o, "recommended_test_gain", num(p->recommended ? p->recommended->result.test_gain : NAN));
