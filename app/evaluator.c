@@ -17,6 +17,7 @@ struct evaluator {
     kd_round **rounds;        // (workers) scratch per thread
     pthread_mutex_t lock;     // `trained`
     int trained;
+    evaluator_remote remote;  // used when store is NULL
 };
 
 void evaluator_strategy_names(const char *names[EVALUATOR_N_STRATEGY_NAMES]) {
@@ -51,24 +52,36 @@ kdt_status evaluator_open_store(store **out, const kdt_config *cfg, const char *
     return store_open(out, &opt, names, EVALUATOR_N_STRATEGY_NAMES);
 }
 
-kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, int workers) {
+static kdt_status create(evaluator **out, setup *s, const kdt_config *cfg, int workers,
+                         const evaluator_remote *remote) {
     *out = NULL;
     evaluator *e = calloc(1, sizeof *e);
     if (!e) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
     e->workers = workers > 1 ? workers : 1;
     pthread_mutex_init(&e->lock, NULL);
-    kdt_status st = evaluator_open_store(&e->store, cfg, s->run_dir, e->names);
+    kdt_status st = KDT_OK;
+    if (remote) e->remote = *remote;
+    else st = evaluator_open_store(&e->store, cfg, s->run_dir, e->names);
     if (!st && !(e->rounds = calloc((size_t)e->workers, sizeof *e->rounds))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
-    for (int w = 0; !st && w < e->workers; w++)
+    for (int w = 0; !st && s && w < e->workers; w++)
         if (!(e->rounds[w] = kd_round_create(s->fed))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory for KD scratch");
     // Rounds on several threads only read the logit cache: fill it first.
-    if (!st && e->workers > 1 && !cfg->kd.sgd.augment) st = kd_federation_cache_logits(s->fed);
+    if (!st && s && e->workers > 1 && !cfg->kd.sgd.augment) st = kd_federation_cache_logits(s->fed);
     if (st) {
         evaluator_destroy(e);
         return st;
     }
     *out = e;
     return KDT_OK;
+}
+
+kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, int workers) {
+    return create(out, s, cfg, workers, NULL);
+}
+
+kdt_status evaluator_create_remote(evaluator **out, setup *s, const kdt_config *cfg, int workers,
+                                   const evaluator_remote *remote) {
+    return create(out, s, cfg, workers, remote);
 }
 
 void evaluator_destroy(evaluator *e) {
@@ -82,6 +95,23 @@ void evaluator_destroy(evaluator *e) {
 
 store *evaluator_store(evaluator *e) { return e->store; }
 int evaluator_trained(const evaluator *e) { return e->trained; }
+
+kdt_status evaluator_run_evals(evaluator *e, const store_run *run, store_eval **out, size_t *n) {
+    if (e->store) return store_run_evals(e->store, run, out, n);
+    *out = NULL;
+    *n = 0;
+    return KDT_OK;
+}
+
+bool evaluator_has_recommendation(evaluator *e, const store_run *run, int evaluations) {
+    // A remote owner checks it when the recommendation arrives.
+    return e->store && store_has_recommendation(e->store, run, evaluations);
+}
+
+kdt_status evaluator_append_recommendation(evaluator *e, int worker, const store_recommendation *r) {
+    if (e->store) return store_append_recommendation(e->store, r);
+    return e->remote.append_recommendation(e->remote.ctx, worker, r);
+}
 
 static void result_from_round(store_result *r, const kd_result *k) {
     memset(r, 0, sizeof *r);
@@ -107,7 +137,12 @@ kdt_status evaluator_eval(evaluator *e, int worker, const store_run *run, int in
     out->run = *run;
     out->index = index;
     out->setting = *set;
-    if (store_has(e->store, run, index)) { // a line written before an interruption: as it is
+    if (!e->store) {
+        bool found;
+        kdt_status st = e->remote.lookup(e->remote.ctx, worker, out, &found);
+        if (st || found) return st;
+        KDT_ASSERT(e->rounds[worker]); // an evaluator made without a federation never trains
+    } else if (store_has(e->store, run, index)) { // a line written before an interruption: as it is
         store_eval *lines;
         size_t n;
         kdt_status st = store_run_evals(e->store, run, &lines, &n);
@@ -116,7 +151,7 @@ kdt_status evaluator_eval(evaluator *e, int worker, const store_run *run, int in
         free(lines);
         if ((size_t)index < n) return KDT_OK;
     }
-    out->cached = store_lookup(e->store, set, &out->result);
+    out->cached = e->store && store_lookup(e->store, set, &out->result);
     if (!out->cached) {
         kd_setting ks = {kd_student_of(set->i, set->j, set->position), kd_teacher_of(set->i, set->j, set->position),
                          (float)set->temperature, (float)set->alpha, set->transfer};
@@ -128,5 +163,5 @@ kdt_status evaluator_eval(evaluator *e, int worker, const store_run *run, int in
         e->trained++;
         pthread_mutex_unlock(&e->lock);
     }
-    return store_append(e->store, out);
+    return e->store ? store_append(e->store, out) : e->remote.append(e->remote.ctx, worker, out);
 }

@@ -231,6 +231,48 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
     return sb_take(&sb);
 }
 
+// The journal's lines in an order that does not depend on the order they were appended in (an MPI
+// run appends a grid's lines as its workers finish them, several threads interleave pairs):
+// strategies in the order of their first line, then pair, fixed position and index. A malloc'ed copy.
+typedef struct {
+    int strategy;
+    size_t at;
+    const store_eval *e;
+} ordered_line;
+
+static int compare_lines(const void *a, const void *b) {
+    const ordered_line *x = a, *y = b;
+    const store_run *p = &x->e->run, *q = &y->e->run;
+    if (x->strategy != y->strategy) return x->strategy < y->strategy ? -1 : 1;
+    if (p->i != q->i) return p->i < q->i ? -1 : 1;
+    if (p->j != q->j) return p->j < q->j ? -1 : 1;
+    if (p->fixed_position != q->fixed_position) return p->fixed_position < q->fixed_position ? -1 : 1;
+    if (x->e->index != y->e->index) return x->e->index < y->e->index ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+static store_eval *canonical_order(const store_eval *t, size_t n) {
+    ordered_line *lines = malloc(sizeof *lines * (n ? n : 1));
+    store_eval *out = malloc(sizeof *out * (n ? n : 1));
+    const char *seen[64];
+    int n_seen = 0;
+    if (!lines || !out) {
+        free(lines);
+        free(out);
+        return NULL;
+    }
+    for (size_t k = 0; k < n; k++) {
+        int r = 0;
+        while (r < n_seen && strcmp(seen[r], t[k].run.strategy) != 0) r++;
+        if (r == n_seen && n_seen < 64) seen[n_seen++] = t[k].run.strategy;
+        lines[k] = (ordered_line){r, k, &t[k]};
+    }
+    qsort(lines, n, sizeof *lines, compare_lines);
+    for (size_t k = 0; k < n; k++) out[k] = *lines[k].e;
+    free(lines);
+    return out;
+}
+
 kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table) {
     char path[4096], plots[4096];
     const char *names[EVALUATOR_N_STRATEGY_NAMES];
@@ -247,8 +289,15 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table)
         store_close(sto);
         return st;
     }
+    store_eval *sorted = canonical_order(t, n);
+    if (!sorted) {
+        store_close(sto);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory reading %s", store_journal_path(sto));
+    }
+    t = sorted;
     summary s;
     if ((st = summary_compute(&s, t, n, recs, n_recs, cfg))) {
+        free(sorted);
         store_close(sto);
         return st;
     }
@@ -279,6 +328,7 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table)
     }
     if (!st && table) summary_print_table(&s, table);
     summary_free(&s);
+    free(sorted);
     store_close(sto);
     return st;
 }

@@ -175,7 +175,7 @@ static double choice_index(const tuner_space *s, size_t i, const char *name) {
 static kdt_status replay(evaluator *e, tuner *tn, const store_run *run) {
     store_eval *lines;
     size_t n;
-    kdt_status s = store_run_evals(evaluator_store(e), run, &lines, &n);
+    kdt_status s = evaluator_run_evals(e, run, &lines, &n);
     if (s || n == 0) return s;
     const tuner_space *space = tuner_get_space(tn);
     double *xs = malloc(n * N_PARAMS * sizeof *xs);
@@ -221,7 +221,7 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *ru
     if (s || tuner_n_told(tn) == 0) return s;
     // The recommendation: the index of the recommended point among the told ones.
     int told = (int)tuner_n_told(tn);
-    if (store_has_recommendation(evaluator_store(e), run, told)) return KDT_OK;
+    if (evaluator_has_recommendation(e, run, told)) return KDT_OK;
     double best[N_PARAMS], value, hx[N_PARAMS], hv;
     if ((s = tuner_recommend(tn, best, &value))) return s;
     store_recommendation rec = {.run = *run, .evaluations = told, .recommended = -1};
@@ -230,7 +230,7 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *ru
         if (memcmp(hx, best, sizeof best) == 0) rec.recommended = q;
     }
     KDT_ASSERT(rec.recommended >= 0); // tuner_recommend picks among the told points
-    return store_append_recommendation(evaluator_store(e), &rec);
+    return evaluator_append_recommendation(e, worker, &rec);
 }
 
 static kdt_status default_point(const tuner_space *s, const kdt_config *cfg, double *x, bool *inside) {
