@@ -496,6 +496,23 @@ static kdt_status master_poll(void *ctx) {
     return KDT_OK;
 }
 
+// A send that cannot hang on a dead worker: rank 0 polls (signals, dead ranks) until it is done.
+static void master_send(master *m, const msg *out, int dest, int tag) {
+    MPI_Request req;
+    MPI_Isend(out, (int)sizeof *out, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req);
+    long nap = 20;
+    for (int spins = 0;; spins++) {
+        int done = 0;
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (done) return;
+        master_poll(m);
+        if (spins > 2000) {
+            sleep_us(nap);
+            if (nap < 2000) nap += nap / 2;
+        }
+    }
+}
+
 static void recv_up(master *m, msg *out, int *source) {
     MPI_Status st;
     wait_probe(MPI_ANY_SOURCE, TAG_UP, &st, master_poll, m);
@@ -617,7 +634,7 @@ static kdt_status master_handle(master *m, msg *in, int source, kdt_status *unit
     in->status = (int)st;
     in->found = found;
     if (st) snprintf(in->text, sizeof in->text, "%s", kdt_errmsg());
-    send_msg(in, source, TAG_DOWN + in->thread);
+    master_send(m, in, source, TAG_DOWN + in->thread);
     return st;
 }
 
@@ -645,7 +662,7 @@ static kdt_status master_dispatch(master *m, size_t n, make_unit make) {
             make(m, next++, out, s);
             s->state = SLOT_BUSY;
             busy++;
-            send_msg(out, s->rank, TAG_DOWN + s->thread);
+            master_send(m, out, s->rank, TAG_DOWN + s->thread);
         }
         if (busy == 0 && (next == n || failed)) break;
         int source;
@@ -708,7 +725,7 @@ static void release_workers(kdt_status status) {
         wait_ready(m, s);
         out->kind = MSG_STOP;
         out->status = (int)status;
-        send_msg(out, s->rank, TAG_DOWN + s->thread);
+        master_send(m, out, s->rank, TAG_DOWN + s->thread);
         s->state = SLOT_STOPPED;
     }
     free(out);
