@@ -127,7 +127,7 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     int trained = evaluator_trained(p->eval) - trained0;
     double secs = timer_now() - t0;
     if (s) log_error("%s", kdt_errmsg());
-    log_info("%zu evaluations over %d pairs in %.1f s with %d worker%s: %d KD rounds trained, the rest read "
+    log_info("%zu evaluations over %d pairs in %.2f s with %d worker%s: %d KD rounds trained, the rest read "
              "from the journal", done, p->n_pairs, secs, p->workers, p->workers > 1 ? "s" : "", trained);
     return s;
 }
