@@ -520,6 +520,18 @@ static void recv_up(master *m, msg *out, int *source) {
     MPI_Recv(out, (int)sizeof *out, MPI_BYTE, st.MPI_SOURCE, TAG_UP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
 }
 
+static bool close_to(double a, double b) {
+    double d = fabs(a - b), m = fmax(fabs(a), fabs(b));
+    return d <= 1e-12 * m || d <= 1e-300;
+}
+
+// Whether a journal line is what the run asks for now (what tuner_replay checks in one process).
+static bool same_setting(const store_setting *a, const store_setting *b) {
+    return a->i == b->i && a->j == b->j && a->position == b->position && a->transfer == b->transfer &&
+           a->method == b->method && a->replicate == b->replicate && close_to(a->temperature, b->temperature) &&
+           close_to(a->alpha, b->alpha) && close_to(a->fidelity, b->fidelity);
+}
+
 // Line q->index of q->run from the store as evaluator_eval would give it: the journal's line, or
 // a cached result appended now (*found), or nothing (to train).
 static kdt_status master_resolve(master *m, store_eval *q, bool *found) {
@@ -530,6 +542,17 @@ static kdt_status master_resolve(master *m, store_eval *q, bool *found) {
         kdt_status s = store_run_evals(m->st, &q->run, &lines, &n);
         if (s) return s;
         if ((size_t)q->index < n) {
+            if (!same_setting(&lines[q->index].setting, &q->setting)) {
+                char key[96], have[200], want[200];
+                store_run_key(&q->run, key, sizeof key);
+                describe_eval(have, sizeof have, &lines[q->index]);
+                describe_eval(want, sizeof want, q);
+                free(lines);
+                return kdt_fail(KDT_ERR_CONFIG, "%s: run %s: the journal has %s, but the run now asks "
+                                "for %s: the run was made with another configuration (space, budget, "
+                                "seed, initial points, settings or code); start it over under another name",
+                                store_journal_path(m->st), key, have, want);
+            }
             *q = lines[q->index];
             *found = true;
         }

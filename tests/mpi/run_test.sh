@@ -4,6 +4,8 @@
 #   same:    `mpirun -np 3 kdtune run` on a tiny federation gives the journal (as a multiset of
 #            lines, "seconds" and "cached" aside), summary.json and recommended.yaml of a plain run;
 #   threads: the same with 2 ranks of 2 threads each;
+#   diverged: a tuning run whose journal does not fit the config is refused over MPI as in one
+#            process (workers replay index by index; rank 0 checks each line against the ask);
 #   fault:   a worker killed (SIGKILL) in the middle of the grid ends the job with a non-zero status
 #            and a report naming it; every complete journal line is valid; a rerun without MPI
 #            finishes with the summary of an undisturbed run.
@@ -84,6 +86,16 @@ threads)
     plain "$work/plain" run -q -o run "${tiny[@]}" experiment.threads=2 >/dev/null
     over_mpi "$work/mpi" 2 run -q -o run "${tiny[@]}" experiment.threads=2 >/dev/null
     same_answer "$work/plain" "$work/mpi"
+    ;;
+diverged)
+    gp=(--strategy gp -q -o run)
+    over_mpi "$work/mpi" 2 tune "${gp[@]}" "${tiny[@]}" tuner.budget=10 >/dev/null
+    status=0
+    over_mpi "$work/mpi" 2 tune "${gp[@]}" "${tiny[@]}" tuner.budget=10 tuner.initial_points=3 \
+        >/dev/null 2>"$work/err" || status=$?
+    [ "$status" -eq 2 ] || { cat "$work/err"; fail "exit status $status, expected 2"; }
+    grep -q "the journal has .* but the run now asks for .*start it over" "$work/err" ||
+        { cat "$work/err"; fail "no message about the journal"; }
     ;;
 fault)
     big=("grid.temperatures=[1,2,3,4,6,8]" "grid.alphas=[0,0.2,0.4,0.6,0.8,1]")
