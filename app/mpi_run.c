@@ -125,11 +125,13 @@ static void sleep_us(long us) {
     nanosleep(&ts, NULL);
 }
 
-// Waits for a message without spinning a core for long: a few thousand probes, then short sleeps
-// (an idle rank must not take the CPU of a rank that trains on the same node). poll() is called
+// Waits for a message without spinning a core for long: a hundred probes, then naps growing to
+// NAP_MAX_US (an idle rank must not take the CPU of a rank that trains on the same node, and an
+// answer must not wait long: the nap bounds the latency it adds to a unit). poll() is called
 // between probes; a non-OK status from it ends the wait.
+enum { SPINS = 100, NAP_MAX_US = 250 };
 static kdt_status wait_probe(int source, int tag, MPI_Status *st, kdt_status (*poll)(void *), void *ctx) {
-    long nap = 20;
+    long nap = 10;
     for (int spins = 0;; spins++) {
         int flag = 0;
         MPI_Iprobe(source, tag, MPI_COMM_WORLD, &flag, st);
@@ -138,9 +140,9 @@ static kdt_status wait_probe(int source, int tag, MPI_Status *st, kdt_status (*p
             kdt_status s = poll(ctx);
             if (s) return s;
         }
-        if (spins > 2000) {
+        if (spins > SPINS) {
             sleep_us(nap);
-            if (nap < 2000) nap += nap / 2;
+            if (nap < NAP_MAX_US) nap += nap / 2;
         }
     }
 }
@@ -500,15 +502,15 @@ static kdt_status master_poll(void *ctx) {
 static void master_send(master *m, const msg *out, int dest, int tag) {
     MPI_Request req;
     MPI_Isend(out, (int)sizeof *out, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req);
-    long nap = 20;
+    long nap = 10;
     for (int spins = 0;; spins++) {
         int done = 0;
         MPI_Test(&req, &done, MPI_STATUS_IGNORE);
         if (done) return;
         master_poll(m);
-        if (spins > 2000) {
+        if (spins > SPINS) {
             sleep_us(nap);
-            if (nap < 2000) nap += nap / 2;
+            if (nap < NAP_MAX_US) nap += nap / 2;
         }
     }
 }
@@ -713,13 +715,16 @@ static void make_eval_unit(master *m, size_t k, msg *out, slot *s) {
     snprintf(s->what, sizeof s->what, "%s", s->unit);
 }
 
-static tuner_strategy g_unit_strategy;
+// The tuning units of consecutive strategies: strategy-major, then pair.
+static tuner_strategy g_unit_strategies[TUNER_N_STRATEGIES];
 
 static void make_tune_unit(master *m, size_t k, msg *out, slot *s) {
+    size_t np = (size_t)m->p->n_pairs;
+    tuner_strategy strategy = g_unit_strategies[k / np];
     out->kind = MSG_UNIT_TUNE;
-    out->strategy = (int)g_unit_strategy;
-    out->pair = m->p->pairs[k];
-    snprintf(s->unit, sizeof s->unit, "tuning run %s/%d-%d", tuner_strategy_name(g_unit_strategy),
+    out->strategy = (int)strategy;
+    out->pair = m->p->pairs[k % np];
+    snprintf(s->unit, sizeof s->unit, "tuning run %s/%d-%d", tuner_strategy_name(strategy),
              out->pair.i, out->pair.j);
     snprintf(s->what, sizeof s->what, "%s", s->unit);
 }
@@ -812,8 +817,16 @@ kdt_status mpi_run_pipeline(pipeline *p, const pipeline_phases *ph) {
     kdt_status s = evaluator_create_remote(&collect, NULL, cfg, 1, &cr);
     for (int f = 0; f < n_phases && !s; f++) {
         if (phases[f].kind == PHASE_TUNE) {
-            g_unit_strategy = phases[f].strategy;
-            s = master_dispatch(m, (size_t)p->n_pairs, make_tune_unit);
+            // The strategies' runs are independent of each other (a setting one of them evaluated
+            // is a cache hit for the next only by chance of timing, with the same result), so they
+            // are handed out together: the critical path is one tuning run, not one per strategy.
+            int n = 0;
+            while (f + n < n_phases && phases[f + n].kind == PHASE_TUNE) {
+                g_unit_strategies[n] = phases[f + n].strategy;
+                n++;
+            }
+            s = master_dispatch(m, (size_t)n * (size_t)p->n_pairs, make_tune_unit);
+            f += n - 1;
             continue;
         }
         // The phase's evaluations, in pair order; then the workers train them.
