@@ -29,6 +29,7 @@ kdt_status mpi_run_pipeline(pipeline *p, const pipeline_phases *ph) { return pip
 
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -61,6 +62,8 @@ typedef enum {
 
 typedef struct {
     int kind, thread, status, strategy, found;
+    int ex_count;       // up, with a DONE: the thread's exchanges since its last DONE ...
+    double ex_seconds;  // ... and the seconds it waited for their answers
     tuning_pair pair;
     store_eval eval;
     store_recommendation rec;
@@ -125,14 +128,33 @@ static void sleep_us(long us) {
     nanosleep(&ts, NULL);
 }
 
-// Waits for a message without spinning a core for long: a hundred probes, then naps growing to
-// NAP_MAX_US (an idle rank must not take the CPU of a rank that trains on the same node, and an
-// answer must not wait long: the nap bounds the latency it adds to a unit). poll() is called
-// between probes; a non-OK status from it ends the wait.
-enum { SPINS = 100, NAP_MAX_US = 250 };
+// Waiting for a message without spinning a core for long: a hundred probes, then probes that yield
+// the core for YIELD_US (an answer that comes soon is seen at once, even on a busy node), then naps
+// growing to NAP_MAX_US (an idle rank must not take the CPU of a rank that trains on the same
+// node; the nap bounds the latency it adds to a unit).
+enum { SPINS = 100, YIELD_US = 2000, NAP_MAX_US = 250 };
+
+typedef struct {
+    int spins;
+    long nap;
+    double t0;
+} backoff;
+
+static void backoff_wait(backoff *b) {
+    if (b->spins++ < SPINS) return;
+    if (b->spins == SPINS + 1) b->t0 = timer_now();
+    if (timer_now() - b->t0 < YIELD_US * 1e-6) {
+        sched_yield();
+        return;
+    }
+    sleep_us(b->nap);
+    if (b->nap < NAP_MAX_US) b->nap += b->nap / 2;
+}
+
+// Waits for a message; poll() is called between probes, and a non-OK status from it ends the wait.
 static kdt_status wait_probe(int source, int tag, MPI_Status *st, kdt_status (*poll)(void *), void *ctx) {
-    long nap = 10;
-    for (int spins = 0;; spins++) {
+    backoff b = {0, 10, 0};
+    for (;;) {
         int flag = 0;
         MPI_Iprobe(source, tag, MPI_COMM_WORLD, &flag, st);
         if (flag) return KDT_OK;
@@ -140,10 +162,7 @@ static kdt_status wait_probe(int source, int tag, MPI_Status *st, kdt_status (*p
             kdt_status s = poll(ctx);
             if (s) return s;
         }
-        if (spins > SPINS) {
-            sleep_us(nap);
-            if (nap < NAP_MAX_US) nap += nap / 2;
-        }
+        backoff_wait(&b);
     }
 }
 
@@ -275,6 +294,8 @@ kdt_status mpi_run_pretrain(kd_federation *f, const char *checkpoint_dir, kdt_st
 
 typedef struct {
     bool unit[MAX_THREADS]; // the thread evaluates a single unit: no lookup, rank 0 appends
+    int ex_count[MAX_THREADS];      // round trips to rank 0 (asks, and a DONE answered at once
+    double ex_seconds[MAX_THREADS]; // by the next unit) and their time, since the last DONE
 } worker_ctx;
 
 static worker_ctx g_worker;
@@ -288,8 +309,11 @@ static void recv_down(int thread, msg *m) {
 // One question to rank 0 and its answer.
 static kdt_status ask(msg *m, int thread) {
     m->thread = thread;
+    double t0 = timer_now();
     send_msg(m, 0, TAG_UP);
     recv_down(thread, m);
+    g_worker.ex_seconds[thread] += timer_now() - t0;
+    g_worker.ex_count[thread]++;
     KDT_ASSERT(m->kind == MSG_ANSWER);
     if (m->status) return kdt_fail((kdt_status)m->status, "rank 0: %s", m->text);
     return KDT_OK;
@@ -349,8 +373,13 @@ static kdt_status worker_thread(pipeline *p, int t) {
     kdt_status job;
     for (;;) {
         m->thread = t;
+        double t0 = timer_now();
         send_msg(m, 0, TAG_UP);
         recv_down(t, r);
+        if (r->found) { // a unit handed out as the answer to this DONE: a round trip
+            g_worker.ex_seconds[t] += timer_now() - t0;
+            g_worker.ex_count[t]++;
+        }
         memset(m, 0, sizeof *m);
         if (r->kind == MSG_STOP) {
             job = (kdt_status)r->status;
@@ -369,6 +398,10 @@ static kdt_status worker_thread(pipeline *p, int t) {
         }
         m->status = (int)s;
         if (s) snprintf(m->text, sizeof m->text, "%s", kdt_errmsg());
+        m->ex_count = g_worker.ex_count[t];
+        m->ex_seconds = g_worker.ex_seconds[t];
+        g_worker.ex_count[t] = 0;
+        g_worker.ex_seconds[t] = 0;
     }
     free(m);
     free(r);
@@ -415,6 +448,7 @@ int mpi_run_worker_main(void) {
 typedef struct {
     int rank, thread;
     enum { SLOT_STARTING, SLOT_IDLE, SLOT_BUSY, SLOT_STOPPED } state;
+    bool after_done; // its last message was a DONE (its next unit answers it at once)
     char unit[160];  // the unit in flight
     char what[400];  // and what it does now
 } slot;
@@ -431,6 +465,10 @@ typedef struct {
     tuning_progress *prog;
     int trained;
     double train_seconds;
+    store_eval pending;      // a unit's line, appended once its worker has its next unit
+    bool has_pending;
+    int exchanges;           // round trips seen by the workers, and their seconds
+    double exchange_seconds;
     double next_check;
 } master;
 
@@ -502,16 +540,13 @@ static kdt_status master_poll(void *ctx) {
 static void master_send(master *m, const msg *out, int dest, int tag) {
     MPI_Request req;
     MPI_Isend(out, (int)sizeof *out, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req);
-    long nap = 10;
-    for (int spins = 0;; spins++) {
+    backoff b = {0, 10, 0};
+    for (;;) {
         int done = 0;
         MPI_Test(&req, &done, MPI_STATUS_IGNORE);
         if (done) return;
         master_poll(m);
-        if (spins > SPINS) {
-            sleep_us(nap);
-            if (nap < NAP_MAX_US) nap += nap / 2;
-        }
+        backoff_wait(&b);
     }
 }
 
@@ -611,6 +646,20 @@ static kdt_status collect_append_rec(void *ctx, int worker, const store_recommen
 
 static void wait_ready(master *m, slot *target);
 
+// Appends the line a worker sent with its DONE. Rank 0 first hands that worker its next unit, so
+// that the journal's fsync overlaps the worker's training; until then the line is in flight (a
+// crash of rank 0 in between loses it, as it loses what the workers train).
+static kdt_status flush_pending(master *m) {
+    if (!m->has_pending) return KDT_OK;
+    m->has_pending = false;
+    kdt_status st = store_append(m->st, &m->pending);
+    if (!st) {
+        count_trained(m, &m->pending);
+        tuning_progress_tick(m->prog);
+    }
+    return st;
+}
+
 // Answers one message from a worker thread. Failures of rank 0 itself (the store) go back to the
 // worker as its answer's status and are also returned.
 static kdt_status master_handle(master *m, msg *in, int source, kdt_status *unit_status, char *unit_msg) {
@@ -622,15 +671,17 @@ static kdt_status master_handle(master *m, msg *in, int source, kdt_status *unit
     case MSG_EVAL_DONE:
     case MSG_TUNE_DONE:
         s->state = SLOT_IDLE;
+        s->after_done = true;
+        m->exchanges += in->ex_count;
+        m->exchange_seconds += in->ex_seconds;
         if (in->status) {
             *unit_status = (kdt_status)in->status;
             snprintf(unit_msg, TEXT_MAX, "rank %d: %.480s", source, in->text);
             return KDT_OK;
         }
-        if (in->kind == MSG_EVAL_DONE) {
-            if ((st = store_append(m->st, &in->eval))) return st;
-            count_trained(m, &in->eval);
-            tuning_progress_tick(m->prog);
+        if (in->kind == MSG_EVAL_DONE) { // appended by flush_pending, after the next unit is out
+            m->pending = in->eval;
+            m->has_pending = true;
         }
         return KDT_OK;
     case MSG_LOOKUP:
@@ -685,9 +736,16 @@ static kdt_status master_dispatch(master *m, size_t n, make_unit make) {
             if (s->state != SLOT_IDLE) continue;
             memset(out, 0, sizeof *out);
             make(m, next++, out, s);
+            out->found = s->after_done;
+            s->after_done = false;
             s->state = SLOT_BUSY;
             busy++;
             master_send(m, out, s->rank, TAG_DOWN + s->thread);
+        }
+        kdt_status st = flush_pending(m);
+        if (!failed && st) {
+            failed = st;
+            snprintf(fail_msg, sizeof fail_msg, "%s", kdt_errmsg());
         }
         if (busy == 0 && (next == n || failed)) break;
         int source;
@@ -696,13 +754,14 @@ static kdt_status master_dispatch(master *m, size_t n, make_unit make) {
         bool was_busy = s->state == SLOT_BUSY;
         kdt_status unit_status = KDT_OK;
         char unit_msg[TEXT_MAX];
-        kdt_status st = master_handle(m, in, source, &unit_status, unit_msg);
+        st = master_handle(m, in, source, &unit_status, unit_msg);
         if (was_busy && s->state == SLOT_IDLE) busy--;
         if (!failed && (st || unit_status)) {
             failed = st ? st : unit_status;
             snprintf(fail_msg, sizeof fail_msg, "%s", st ? kdt_errmsg() : unit_msg);
         }
     }
+    for (int k = 0; k < m->n_slots; k++) m->slots[k].after_done = false; // the next phase's first unit
     free(in);
     free(out);
     return failed ? kdt_fail(failed, "%s", fail_msg) : KDT_OK;
@@ -738,6 +797,7 @@ static void wait_ready(master *m, slot *target) {
         kdt_status unit_status;
         char unit_msg[TEXT_MAX];
         master_handle(m, in, source, &unit_status, unit_msg);
+        if (flush_pending(m)) log_error("%s", kdt_errmsg());
     }
     free(in);
 }
@@ -848,8 +908,10 @@ kdt_status mpi_run_pipeline(pipeline *p, const pipeline_phases *ph) {
     release_workers(s ? s : KDT_OK);
     int workers = m->n_slots;
     log_info("MPI: %zu evaluations over %d pairs in %.2f s on %d ranks (%d worker threads): %d KD rounds "
-             "trained (%.2f s), parallel efficiency %.3f", prog.done, p->n_pairs, wall, g.size, workers,
-             m->trained, m->train_seconds, wall > 0 && workers > 0 ? m->train_seconds / (wall * workers) : 0.0);
+             "trained (%.2f s), parallel efficiency %.3f; %d exchanges with rank 0, %.1f us each", prog.done,
+             p->n_pairs, wall, g.size, workers, m->trained, m->train_seconds,
+             wall > 0 && workers > 0 ? m->train_seconds / (wall * workers) : 0.0, m->exchanges,
+             m->exchanges ? 1e6 * m->exchange_seconds / m->exchanges : 0.0);
     return s;
 }
 
