@@ -132,7 +132,7 @@ static void sleep_us(long us) {
 // the core for YIELD_US (an answer that comes soon is seen at once, even on a busy node), then naps
 // growing to NAP_MAX_US (an idle rank must not take the CPU of a rank that trains on the same
 // node; the nap bounds the latency it adds to a unit).
-enum { SPINS = 100, YIELD_US = 2000, NAP_MAX_US = 250 };
+enum { SPINS = 100, YIELD_US = 200, NAP_MAX_US = 250 };
 
 typedef struct {
     int spins;

@@ -7,7 +7,8 @@
 #                   worker thread each; rank 0 only hands out work), oversubscribed on this machine;
 #                   the anchor is one process with one thread on the same config;
 #   overhead      = (wall time of the same command again, every evaluation now in the journal,
-#                   over mpirun -np 2  -  in one process) / evaluations, in microseconds.
+#                   over mpirun -np 2  -  in one process) / evaluations, in microseconds; and the
+#                   round trip of one exchange with rank 0 as the workers time it (their log line).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 shift || true
@@ -60,9 +61,11 @@ cmp -s "$work/p1/run/summary.json" "$work/n3/run/summary.json" || echo "bench/mp
 
 /usr/bin/python3 - "$(phase "$work/p1c")" "$(phase "$work/n2c")" \
   "$(trained "$work/p1")" "$(trained "$work/n2")" "$(trained "$work/n3")" \
-  "$(phase "$work/p1" | cut -d' ' -f2)" "$(phase "$work/n2" | cut -d' ' -f2)" "$(phase "$work/n3" | cut -d' ' -f2)" <<'PY'
+  "$(phase "$work/p1" | cut -d' ' -f2)" "$(phase "$work/n2" | cut -d' ' -f2)" "$(phase "$work/n3" | cut -d' ' -f2)" \
+  "$(sed -n 's/.* \([0-9]*\) exchanges with rank 0, \([0-9.]*\) us each.*/\1 \2/p' "$work/n2.log" "$work/n3.log" "$work/n2c.log" | tr '\n' ' ')" <<'PY'
 import json, sys
-(p1c, n2c, t1, t2, t3, w1, w2, w3) = sys.argv[1:9]
+(p1c, n2c, t1, t2, t3, w1, w2, w3, ex) = sys.argv[1:10]
+ex = ex.split()  # count and microseconds for -np 2, -np 3, -np 2 cached
 evals_c, wall_p1c = p1c.split(); _, wall_n2c = n2c.split()
 rows = []
 for name, workers, t, w in (("1 process", 1, t1, w1), ("mpirun -np 2", 1, t2, w2), ("mpirun -np 3", 2, t3, w3)):
@@ -76,7 +79,10 @@ ev = int(evals_c)
 over = (float(wall_n2c) - float(wall_p1c)) / ev * 1e6
 print(f"every evaluation cached ({ev} evaluations): one process {float(wall_p1c):.2f} s, mpirun -np 2 "
       f"{float(wall_n2c):.2f} s: overhead {over:.0f} us per evaluation")
+print(f"exchanges with rank 0 as the workers time them: -np 2 {ex[0]} at {float(ex[1]):.0f} us, -np 3 {ex[2]} at "
+      f"{float(ex[3]):.0f} us, -np 2 cached {ex[4]} at {float(ex[5]):.0f} us")
 print(json.dumps({"efficiency_np2": round(rows[1][5], 3), "efficiency_np3": round(rows[2][5], 3),
                   "efficiency_anchor": round(rows[0][5], 3), "overhead_us_per_eval": round(over, 1),
+                  "exchange_us_np2": float(ex[1]), "exchange_us_np3": float(ex[3]), "exchange_us_cached": float(ex[5]),
                   "speedup_np3": round(rows[0][4] / rows[2][4], 3)}))
 PY
