@@ -117,8 +117,8 @@ int mpi_run_size(void) { return g.size; }
 void mpi_run_allow(bool spreads) {
     g.spreads = spreads;
     if (!spreads && g.rank == 0 && g.size > 1)
-        log_warn("this command runs on rank 0 alone; the other %d ranks wait (run, grid and tune spread "
-                 "over the ranks)", g.size - 1);
+        log_warn("this command runs on rank 0 alone while the other ranks wait (run, grid and tune "
+                 "spread over the ranks)");
 }
 bool mpi_run_active(void) { return g.size > 1 && g.spreads; }
 bool mpi_run_is_worker(void) { return mpi_run_active() && g.rank > 0; }
@@ -506,14 +506,18 @@ static void report_in_flight(master *m, int rank) {
     }
     if (!n) log_error("  nothing was in flight%s", rank >= 1 ? " there" : "");
     log_error("every finished evaluation is in %s; run the same command again (with any -np, or "
-              "without mpirun) to continue", store_journal_path(m->st));
+              "without mpirun) to continue", m->st ? store_journal_path(m->st) : "the journal");
 }
 
+static kdt_status flush_pending(master *m);
+
 // Between probes: a signal from mpirun, or a worker process on this node that is gone, ends the
-// job here with a report (the journal is durable line by line, so nothing finished is lost).
+// job here with a report (the journal is durable line by line, and the one line received but not
+// yet appended is appended first, so nothing finished is lost).
 static kdt_status master_poll(void *ctx) {
     master *m = ctx;
     if (g_signal) {
+        if (flush_pending(m)) log_error("%s", kdt_errmsg());
         log_error("MPI: the job is being ended (signal %d; a rank died or was killed, see mpirun's "
                   "message)", (int)g_signal);
         report_in_flight(m, -1);
@@ -528,6 +532,7 @@ static kdt_status master_poll(void *ctx) {
     for (int r = 1; r < g.size; r++) {
         if (strcmp(g.ranks[r].host, host) != 0) continue;
         if (kill(g.ranks[r].pid, 0) == 0 || errno != ESRCH) continue;
+        if (flush_pending(m)) log_error("%s", kdt_errmsg());
         log_error("MPI: rank %d (pid %d on %s) is gone", r, g.ranks[r].pid, host);
         report_in_flight(m, r);
         fflush(NULL);
