@@ -94,13 +94,14 @@ void evaluator_destroy(evaluator *e) {
 }
 
 store *evaluator_store(evaluator *e) { return e->store; }
+const char *evaluator_journal_path(evaluator *e) {
+    return e->store ? store_journal_path(e->store) : e->remote.journal;
+}
 int evaluator_trained(const evaluator *e) { return e->trained; }
 
-kdt_status evaluator_run_evals(evaluator *e, const store_run *run, store_eval **out, size_t *n) {
+kdt_status evaluator_run_evals(evaluator *e, int worker, const store_run *run, store_eval **out, size_t *n) {
     if (e->store) return store_run_evals(e->store, run, out, n);
-    *out = NULL;
-    *n = 0;
-    return KDT_OK;
+    return e->remote.run_evals(e->remote.ctx, worker, run, out, n);
 }
 
 bool evaluator_has_recommendation(evaluator *e, const store_run *run, int evaluations) {

@@ -28,6 +28,7 @@ kdt_status mpi_run_pipeline(pipeline *p, const pipeline_phases *ph) { return pip
 #else
 
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <sched.h>
 #include <mpi.h>
@@ -54,6 +55,7 @@ typedef enum {
     MSG_LOOKUP,      // up: line `index` of a run: rank 0's answer or "train it"
     MSG_APPEND,      // up: a trained evaluation of a tuning run
     MSG_APPEND_REC,  // up: a tuning run's recommendation
+    MSG_RUN_EVALS,   // up: a run's lines (the answer's `found` is their count; the lines follow)
     MSG_UNIT_EVAL,   // down: evaluate eval.run/index/setting
     MSG_UNIT_TUNE,   // down: tune `pair` with `strategy`
     MSG_ANSWER,      // down: to a LOOKUP or an APPEND
@@ -296,6 +298,7 @@ typedef struct {
     bool unit[MAX_THREADS]; // the thread evaluates a single unit: no lookup, rank 0 appends
     int ex_count[MAX_THREADS];      // round trips to rank 0 (asks, and a DONE answered at once
     double ex_seconds[MAX_THREADS]; // by the next unit) and their time, since the last DONE
+    char journal[CFG_STR_MAX + 32]; // rank 0's, for messages
 } worker_ctx;
 
 static worker_ctx g_worker;
@@ -360,8 +363,34 @@ static kdt_status remote_append_rec(void *ctx, int worker, const store_recommend
     return s;
 }
 
+static kdt_status remote_run_evals(void *ctx, int worker, const store_run *run, store_eval **out, size_t *n) {
+    (void)ctx;
+    *out = NULL;
+    *n = 0;
+    msg *m = calloc(1, sizeof *m);
+    if (!m) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    m->kind = MSG_RUN_EVALS;
+    m->eval.run = *run;
+    kdt_status s = ask(m, worker);
+    size_t count = !s && m->found > 0 ? (size_t)m->found : 0;
+    free(m);
+    if (s || count == 0) return s;
+    store_eval *lines = malloc(count * sizeof *lines);
+    KDT_ASSERT(lines); // the lines come next whatever happens: receive them (or abort)
+    MPI_Status st;
+    wait_probe(0, TAG_DOWN + worker, &st, NULL, NULL);
+    MPI_Recv(lines, (int)(count * sizeof *lines), MPI_BYTE, 0, TAG_DOWN + worker, MPI_COMM_WORLD,
+             MPI_STATUS_IGNORE);
+    *out = lines;
+    *n = count;
+    return KDT_OK;
+}
+
 kdt_status mpi_run_create_evaluator(evaluator **out, setup *s, const kdt_config *cfg, int workers) {
-    evaluator_remote r = {&g_worker, remote_lookup, remote_append, remote_append_rec};
+    if (fs_join(g_worker.journal, sizeof g_worker.journal, cfg->output.dir, "trials.jsonl"))
+        snprintf(g_worker.journal, sizeof g_worker.journal, "the journal");
+    evaluator_remote r = {&g_worker, g_worker.journal, remote_lookup, remote_append, remote_append_rec,
+                          remote_run_evals};
     return evaluator_create_remote(out, s, cfg, workers, &r);
 }
 
@@ -542,9 +571,9 @@ static kdt_status master_poll(void *ctx) {
 }
 
 // A send that cannot hang on a dead worker: rank 0 polls (signals, dead ranks) until it is done.
-static void master_send(master *m, const msg *out, int dest, int tag) {
+static void master_send_bytes(master *m, const void *data, size_t bytes, int dest, int tag) {
     MPI_Request req;
-    MPI_Isend(out, (int)sizeof *out, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req);
+    MPI_Isend(data, (int)bytes, MPI_BYTE, dest, tag, MPI_COMM_WORLD, &req);
     backoff b = {0, 10, 0};
     for (;;) {
         int done = 0;
@@ -553,6 +582,10 @@ static void master_send(master *m, const msg *out, int dest, int tag) {
         master_poll(m);
         backoff_wait(&b);
     }
+}
+
+static void master_send(master *m, const msg *out, int dest, int tag) {
+    master_send_bytes(m, out, sizeof *out, dest, tag);
 }
 
 static void recv_up(master *m, msg *out, int *source) {
@@ -649,6 +682,14 @@ static kdt_status collect_append_rec(void *ctx, int worker, const store_recommen
     return KDT_OK; // from placeholder results: dropped
 }
 
+static kdt_status collect_run_evals(void *ctx, int worker, const store_run *run, store_eval **out, size_t *n) {
+    (void)worker;
+    master *m = ctx;
+    kdt_status s = store_run_evals(m->st, run, out, n);
+    if (!s) for (size_t k = 0; k < *n; k++) tuning_progress_tick(m->prog);
+    return s;
+}
+
 static void wait_ready(master *m, slot *target);
 
 // Appends the line a worker sent with its DONE. Rank 0 first hands that worker its next unit, so
@@ -709,6 +750,20 @@ static kdt_status master_handle(master *m, msg *in, int source, kdt_status *unit
         if (!store_has_recommendation(m->st, &in->rec.run, in->rec.evaluations))
             st = store_append_recommendation(m->st, &in->rec);
         break;
+    case MSG_RUN_EVALS: {
+        store_eval *lines;
+        size_t n;
+        if (!(st = store_run_evals(m->st, &in->eval.run, &lines, &n)) && n > INT_MAX / sizeof *lines)
+            st = kdt_fail(KDT_ERR_STATE, "a run of %zu lines is too long to send", n);
+        in->kind = MSG_ANSWER;
+        in->status = (int)st;
+        in->found = st ? 0 : (int)n;
+        if (st) snprintf(in->text, sizeof in->text, "%s", kdt_errmsg());
+        master_send(m, in, source, TAG_DOWN + in->thread);
+        if (!st && n) master_send_bytes(m, lines, n * sizeof *lines, source, TAG_DOWN + in->thread);
+        if (!st) free(lines);
+        return st;
+    }
     default: KDT_ASSERT(!"unexpected message to rank 0");
     }
     in->kind = MSG_ANSWER;
@@ -878,7 +933,8 @@ kdt_status mpi_run_pipeline(pipeline *p, const pipeline_phases *ph) {
         phases[n_phases++].strategy = ph->strategies[k];
     }
     evaluator *collect = NULL;
-    evaluator_remote cr = {m, collect_lookup, collect_append, collect_append_rec};
+    evaluator_remote cr = {m, store_journal_path(m->st), collect_lookup, collect_append, collect_append_rec,
+                           collect_run_evals};
     kdt_status s = evaluator_create_remote(&collect, NULL, cfg, 1, &cr);
     for (int f = 0; f < n_phases && !s; f++) {
         if (phases[f].kind == PHASE_TUNE) {

@@ -172,10 +172,10 @@ static double choice_index(const tuner_space *s, size_t i, const char *name) {
 }
 
 // Gives the tuner the run's evaluations that the store holds (an interrupted run continues).
-static kdt_status replay(evaluator *e, tuner *tn, const store_run *run) {
+static kdt_status replay(evaluator *e, int worker, tuner *tn, const store_run *run) {
     store_eval *lines;
     size_t n;
-    kdt_status s = evaluator_run_evals(e, run, &lines, &n);
+    kdt_status s = evaluator_run_evals(e, worker, run, &lines, &n);
     if (s || n == 0) return s;
     const tuner_space *space = tuner_get_space(tn);
     double *xs = malloc(n * N_PARAMS * sizeof *xs);
@@ -193,7 +193,7 @@ static kdt_status replay(evaluator *e, tuner *tn, const store_run *run) {
     if (!s && (s = tuner_replay(tn, rec, n))) {
         char key[96];
         store_run_key(run, key, sizeof key);
-        s = kdt_fail_context(s, "%s: run %s, evaluation %zu", store_journal_path(evaluator_store(e)), key,
+        s = kdt_fail_context(s, "%s: run %s, evaluation %zu", evaluator_journal_path(e), key,
                              tuner_n_told(tn));
     }
     free(xs);
@@ -278,7 +278,7 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         if (!s && strategy == TUNER_GP && cfg->tuner.initial_points > 0)
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
         store_run run = make_run(name, p, fixed);
-        if (!s) s = replay(e, tn, &run);
+        if (!s) s = replay(e, worker, tn, &run);
         if (!s) s = drive(e, worker, tn, &run, prog);
         tuner_destroy(tn);
         tuner_space_destroy(space);
@@ -297,7 +297,7 @@ kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_p
     if (!s) s = tuner_set_grid_values(tn, "temperature", cfg->grid.temperatures.v, (size_t)cfg->grid.temperatures.n);
     if (!s) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
     store_run run = make_run("grid", p, -1);
-    if (!s) s = replay(e, tn, &run);
+    if (!s) s = replay(e, worker, tn, &run);
     if (!s) s = drive(e, worker, tn, &run, prog);
     tuner_destroy(tn);
     tuner_space_destroy(space);

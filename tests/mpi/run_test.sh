@@ -5,7 +5,7 @@
 #            lines, "seconds" and "cached" aside), summary.json and recommended.yaml of a plain run;
 #   threads: the same with 2 ranks of 2 threads each;
 #   diverged: a tuning run whose journal does not fit the config is refused over MPI as in one
-#            process (workers replay index by index; rank 0 checks each line against the ask);
+#            process (a worker replays the run's lines that rank 0 sends it);
 #   fault:   a worker killed (SIGKILL) in the middle of the grid ends the job with a non-zero status
 #            and a report naming it; every complete journal line is valid; a rerun without MPI
 #            finishes with the summary of an undisturbed run.
@@ -94,7 +94,7 @@ diverged)
     over_mpi "$work/mpi" 2 tune "${gp[@]}" "${tiny[@]}" tuner.budget=10 tuner.initial_points=3 \
         >/dev/null 2>"$work/err" || status=$?
     [ "$status" -eq 2 ] || { cat "$work/err"; fail "exit status $status, expected 2"; }
-    grep -q "the journal has .* but the run now asks for .*start it over" "$work/err" ||
+    grep -q "run/trials.jsonl: run gp/0-1, evaluation 8: .* start it over under another name" "$work/err" ||
         { cat "$work/err"; fail "no message about the journal"; }
     ;;
 fault)
