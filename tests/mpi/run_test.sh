@@ -6,6 +6,8 @@
 #   threads: the same with 2 ranks of 2 threads each;
 #   diverged: a tuning run whose journal does not fit the config is refused over MPI as in one
 #            process (a worker replays the run's lines that rank 0 sends it);
+#   resume:  a worker killed in the middle of the tuners; the rerun over MPI with another -np replays
+#            the interrupted tuning runs and ends with the journal of an undisturbed one-process run;
 #   fault:   a worker killed (SIGKILL) in the middle of the grid ends the job with a non-zero status
 #            and a report naming it; every complete journal line is valid; a rerun without MPI
 #            finishes with the summary of an undisturbed run.
@@ -61,6 +63,23 @@ print(len(lines))
 PY
 }
 
+# Once the journal has $3 lines matching $2, kills (SIGKILL) the process of rank $1 under the
+# mpirun whose pid is $launcher.
+kill_rank_when() {
+    local rank=$1 pattern=$2 lines=$3 n=0 victim=""
+    for _ in $(seq 1 1200); do
+        n=$(grep -c "$pattern" "$work/mpi/run/trials.jsonl" 2>/dev/null || true)
+        [ "${n:-0}" -ge "$lines" ] && break
+        sleep 0.05
+    done
+    [ "${n:-0}" -ge "$lines" ] || { kill "$launcher"; fail "the journal never had $lines lines of $pattern"; }
+    for p in $(pgrep -P "$launcher"); do
+        if tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$rank"; then victim=$p; fi
+    done
+    [ -n "$victim" ] || { kill "$launcher"; fail "no process of rank $rank"; }
+    kill -9 "$victim"
+}
+
 same_answer() {
     local a=$1 b=$2
     [ "$(journal "$a/run/trials.jsonl")" = "$(journal "$b/run/trials.jsonl")" ] ||
@@ -97,6 +116,24 @@ diverged)
     grep -q "run/trials.jsonl: run gp/0-1, evaluation 8: .* start it over under another name" "$work/err" ||
         { cat "$work/err"; fail "no message about the journal"; }
     ;;
+resume)
+    tune=(tune -q --strategy gp,random -o run "${tiny[@]}" tuner.budget=16)
+    plain "$work/plain" "${tune[@]}" >/dev/null
+    mkdir -p "$work/mpi"
+    (cd "$work/mpi" && exec "${mpi[@]}" -np 3 "$kdtune" "${tune[@]}" >/dev/null 2>"$work/mpi.err") &
+    launcher=$!
+    kill_rank_when 2 '"strategy":"gp"' 20
+    status=0
+    wait "$launcher" || status=$?
+    [ "$status" -ne 0 ] || fail "mpirun exited 0 after a worker was killed"
+    grep -q "in flight on rank 2, thread 0: tuning run [a-z]*/" "$work/mpi.err" ||
+        { cat "$work/mpi.err"; fail "no tuning run reported in flight"; }
+    before=$(complete_lines_valid "$work/mpi/run/trials.jsonl")
+    [ "$before" -lt "$(grep -c . "$work/plain/run/trials.jsonl")" ] || fail "the job finished before the kill"
+    over_mpi "$work/mpi" 2 "${tune[@]}" >/dev/null
+    [ "$(journal "$work/plain/run/trials.jsonl")" = "$(journal "$work/mpi/run/trials.jsonl")" ] ||
+        fail "the resumed journal differs from the undisturbed one"
+    ;;
 fault)
     big=("grid.temperatures=[1,2,3,4,6,8]" "grid.alphas=[0,0.2,0.4,0.6,0.8,1]")
     plain "$work/plain" run -q -o run "${tiny[@]}" "${big[@]}" >/dev/null
@@ -104,19 +141,7 @@ fault)
     (cd "$work/mpi" && exec "${mpi[@]}" -np 3 "$kdtune" run -o run "${tiny[@]}" "${big[@]}" \
         >/dev/null 2>"$work/mpi.err") &
     launcher=$!
-    # Wait until the grid is under way, then kill the worker of rank 2.
-    for _ in $(seq 1 600); do
-        n=$(grep -c '"strategy":"grid"' "$work/mpi/run/trials.jsonl" 2>/dev/null || true)
-        [ "${n:-0}" -ge 50 ] && break
-        sleep 0.05
-    done
-    [ "${n:-0}" -ge 50 ] || { kill "$launcher"; fail "the grid did not start"; }
-    victim=""
-    for p in $(pgrep -P "$launcher"); do
-        if tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx OMPI_COMM_WORLD_RANK=2; then victim=$p; fi
-    done
-    [ -n "$victim" ] || { kill "$launcher"; fail "no process of rank 2"; }
-    kill -9 "$victim"
+    kill_rank_when 2 '"strategy":"grid"' 50
     status=0
     wait "$launcher" || status=$?
     [ "$status" -ne 0 ] || fail "mpirun exited 0 after a worker was killed"
