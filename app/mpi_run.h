@@ -1,8 +1,9 @@
 // The same run over MPI (`mpirun -np N kdtune run|grid|tune ...`, built with KDTUNE_MPI): rank 0
 // owns the run directory (lock, store, every file) and hands out work; the other ranks only
 // evaluate and write nothing. Work units: single evaluations for the default phase and the grid,
-// whole pair-tuning runs for the tuners (the worker drives the tuner and asks rank 0 for every
-// evaluation: rank 0 answers from the store or lets it train, and appends what it sends back).
+// whole pair-tuning runs for the tuners (the worker drives the tuner: rank 0 sends it the run's
+// lines to replay, answers each evaluation from the store or lets it train, and appends what it
+// sends back, durably, before it answers).
 // Pre-training is shared out too. Every rank runs experiment.threads workers. docs/mpi.md.
 //
 // Without KDTUNE_MPI (or without mpirun) every call below is a no-op for one process of rank 0.
