@@ -18,6 +18,7 @@ struct evaluator {
     kd_round **rounds;        // (workers) scratch per thread
     pthread_mutex_t lock;     // `trained`
     int trained;
+    evaluator_remote remote;  // used when store is NULL
 };
 
 void evaluator_strategy_names(const char *names[EVALUATOR_N_STRATEGY_NAMES]) {
@@ -52,31 +53,44 @@ kdt_status evaluator_open_store(store **out, const kdt_config *cfg, const char *
     return store_open(out, &opt, names, EVALUATOR_N_STRATEGY_NAMES);
 }
 
-kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, int workers) {
+static kdt_status create(evaluator **out, setup *s, const kdt_config *cfg, int workers,
+                         const evaluator_remote *remote) {
     *out = NULL;
     evaluator *e = calloc(1, sizeof *e);
     if (!e) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
     e->setup = s;
     e->workers = workers > 1 ? workers : 1;
     pthread_mutex_init(&e->lock, NULL);
-    kdt_status st = evaluator_open_store(&e->store, cfg, s->run_dir, e->names);
-    // Each participant's per-image outcomes before KD, the other half of every paired test.
-    for (int c = 0; !st && c < cfg->federation.participants; c++) {
+    kdt_status st = KDT_OK;
+    if (remote) e->remote = *remote;
+    else st = evaluator_open_store(&e->store, cfg, s->run_dir, e->names);
+    // Each participant's per-image outcomes before KD, the other half of every paired test (the
+    // owner of a remote store records its own).
+    for (int c = 0; !st && e->store && c < cfg->federation.participants; c++) {
         store_outcomes o = {kd_federation_correct(s->fed, c, KD_SPLIT_VAL), kd_federation_correct(s->fed, c, KD_SPLIT_TEST),
                             s->splits.val->n, s->splits.test->n};
         st = store_put_participant_outcomes(e->store, c, &o);
     }
     if (!st && !(e->rounds = calloc((size_t)e->workers, sizeof *e->rounds))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
-    for (int w = 0; !st && w < e->workers; w++)
+    for (int w = 0; !st && s && w < e->workers; w++)
         if (!(e->rounds[w] = kd_round_create(s->fed))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory for KD scratch");
     // Rounds on several threads only read the logit cache: fill it first.
-    if (!st && e->workers > 1 && !cfg->kd.sgd.augment) st = kd_federation_cache_logits(s->fed);
+    if (!st && s && e->workers > 1 && !cfg->kd.sgd.augment) st = kd_federation_cache_logits(s->fed);
     if (st) {
         evaluator_destroy(e);
         return st;
     }
     *out = e;
     return KDT_OK;
+}
+
+kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, int workers) {
+    return create(out, s, cfg, workers, NULL);
+}
+
+kdt_status evaluator_create_remote(evaluator **out, setup *s, const kdt_config *cfg, int workers,
+                                   const evaluator_remote *remote) {
+    return create(out, s, cfg, workers, remote);
 }
 
 void evaluator_destroy(evaluator *e) {
@@ -89,7 +103,25 @@ void evaluator_destroy(evaluator *e) {
 }
 
 store *evaluator_store(evaluator *e) { return e->store; }
+const char *evaluator_journal_path(evaluator *e) {
+    return e->store ? store_journal_path(e->store) : e->remote.journal;
+}
 int evaluator_trained(const evaluator *e) { return e->trained; }
+
+kdt_status evaluator_run_evals(evaluator *e, int worker, const store_run *run, store_eval **out, size_t *n) {
+    if (e->store) return store_run_evals(e->store, run, out, n);
+    return e->remote.run_evals(e->remote.ctx, worker, run, out, n);
+}
+
+bool evaluator_has_recommendation(evaluator *e, const store_run *run, int evaluations) {
+    // A remote owner checks it when the recommendation arrives.
+    return e->store && store_has_recommendation(e->store, run, evaluations);
+}
+
+kdt_status evaluator_append_recommendation(evaluator *e, int worker, const store_recommendation *r) {
+    if (e->store) return store_append_recommendation(e->store, r);
+    return e->remote.append_recommendation(e->remote.ctx, worker, r);
+}
 
 static void result_from_round(store_result *r, const kd_result *k) {
     memset(r, 0, sizeof *r);
@@ -118,7 +150,12 @@ kdt_status evaluator_eval(evaluator *e, int worker, const store_run *run, int in
     out->run = *run;
     out->index = index;
     out->setting = *set;
-    if (store_has(e->store, run, index)) { // a line written before an interruption: as it is
+    if (!e->store) {
+        bool found;
+        kdt_status st = e->remote.lookup(e->remote.ctx, worker, out, &found);
+        if (st || found) return st;
+        KDT_ASSERT(e->rounds[worker]); // an evaluator made without a federation never trains
+    } else if (store_has(e->store, run, index)) { // a line written before an interruption: as it is
         store_eval *lines;
         size_t n;
         kdt_status st = store_run_evals(e->store, run, &lines, &n);
@@ -127,7 +164,9 @@ kdt_status evaluator_eval(evaluator *e, int worker, const store_run *run, int in
         free(lines);
         if ((size_t)index < n) return KDT_OK;
     }
-    out->cached = store_lookup(e->store, set, &out->result);
+    out->cached = e->store && store_lookup(e->store, set, &out->result);
+    store_outcomes mine = {0}, peer = {0};
+    bool has_outcomes = false;
     if (!out->cached) {
         kd_setting ks = {.student = store_student(set), .teacher = store_teacher(set),
                          .temperature = (float)set->temperature, .alpha = (float)set->alpha,
@@ -142,15 +181,18 @@ kdt_status evaluator_eval(evaluator *e, int worker, const store_run *run, int in
         // only: a screening round scores part of the validation split).
         if (r.ok && set->fidelity == 1) {
             const data_splits *sp = &e->setup->splits;
-            store_outcomes mine = {kd_round_correct(round, KD_SPLIT_VAL), kd_round_correct(round, KD_SPLIT_TEST),
-                                   sp->val->n, sp->test->n};
-            store_outcomes peer = {kd_round_peer_correct(round, KD_SPLIT_VAL), kd_round_peer_correct(round, KD_SPLIT_TEST),
-                                   sp->val->n, sp->test->n};
-            if ((st = store_append_outcomes(e->store, set, &mine, peer.val ? &peer : NULL))) return st;
+            mine = (store_outcomes){kd_round_correct(round, KD_SPLIT_VAL), kd_round_correct(round, KD_SPLIT_TEST),
+                                    sp->val->n, sp->test->n};
+            peer = (store_outcomes){kd_round_peer_correct(round, KD_SPLIT_VAL), kd_round_peer_correct(round, KD_SPLIT_TEST),
+                                    sp->val->n, sp->test->n};
+            has_outcomes = true;
+            if (e->store && (st = store_append_outcomes(e->store, set, &mine, peer.val ? &peer : NULL))) return st;
         }
         pthread_mutex_lock(&e->lock);
         e->trained++;
         pthread_mutex_unlock(&e->lock);
     }
-    return store_append(e->store, out);
+    if (e->store) return store_append(e->store, out);
+    return e->remote.append(e->remote.ctx, worker, out, has_outcomes ? &mine : NULL,
+                            has_outcomes && peer.val ? &peer : NULL);
 }

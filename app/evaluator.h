@@ -16,7 +16,10 @@ typedef struct evaluator evaluator;
 kdt_status evaluator_create(evaluator **out, setup *s, const kdt_config *cfg, int workers);
 void evaluator_destroy(evaluator *e);
 
+// The local store (NULL for a remote evaluator).
 store *evaluator_store(evaluator *e);
+// The journal's path, or what it is for a remote evaluator (for messages).
+const char *evaluator_journal_path(evaluator *e);
 
 // Line `index` of `run`: set evaluated (from the store, out->cached = true, or by a KD round) and
 // appended to the journal, unless the run already has that line, which is then returned as it is.
@@ -24,6 +27,33 @@ store *evaluator_store(evaluator *e);
 // worker: the calling thread's number in [0, workers). Thread-safe.
 kdt_status evaluator_eval(evaluator *e, int worker, const store_run *run, int index, const store_setting *set,
                           store_eval *out);
+
+// An evaluator whose store lives in another process (app/mpi_run.c): it trains KD rounds here and
+// asks the owner for everything else. Each call gets the calling thread's worker number.
+typedef struct {
+    void *ctx;
+    const char *journal;  // the owner's journal path (for messages)
+    // The owner's answer for out->run, out->index, out->setting: its journal line as it is, or a
+    // cached result that it has appended (out->cached); *found = false when it must be trained.
+    kdt_status (*lookup)(void *ctx, int worker, store_eval *out, bool *found);
+    // A trained evaluation, appended by the owner with its per-image outcomes (NULL: none; peer:
+    // DML's other participant); *e gets the line as stored.
+    kdt_status (*append)(void *ctx, int worker, store_eval *e, const store_outcomes *mine, const store_outcomes *peer);
+    kdt_status (*append_recommendation)(void *ctx, int worker, const store_recommendation *r);
+    // The run's lines in index order, as store_run_evals gives them (a malloc'ed copy).
+    kdt_status (*run_evals)(void *ctx, int worker, const store_run *run, store_eval **out, size_t *n);
+} evaluator_remote;
+
+// As evaluator_create, over `remote` instead of run_dir's store; s = NULL: an evaluator that never
+// trains (every lookup must find).
+kdt_status evaluator_create_remote(evaluator **out, setup *s, const kdt_config *cfg, int workers,
+                                   const evaluator_remote *remote);
+
+// What tuning runs need of the store, local or remote: a run's lines (for a replay), and its
+// recommendation. worker: the calling thread's number, as for evaluator_eval.
+kdt_status evaluator_run_evals(evaluator *e, int worker, const store_run *run, store_eval **out, size_t *n);
+bool evaluator_has_recommendation(evaluator *e, const store_run *run, int evaluations);
+kdt_status evaluator_append_recommendation(evaluator *e, int worker, const store_recommendation *r);
 
 // KD rounds trained by this evaluator (the rest came from the store). Read between phases.
 int evaluator_trained(const evaluator *e);

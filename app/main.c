@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "app/commands.h"
+#include "app/mpi_run.h"
 #include "common/log.h"
 #include "common/text.h"
 #include "kdtune_version.h"
@@ -49,8 +50,7 @@ static void use_fast_openblas_kernels(char **argv) {
     execv("/proc/self/exe", argv); // returns only on failure: go on with the generic kernels
 }
 
-int main(int argc, char **argv) {
-    use_fast_openblas_kernels(argv);
+static int dispatch(int argc, char **argv) {
     if (argc < 2) {
         print_help(stderr);
         return 2;
@@ -69,6 +69,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < N_COMMANDS; i++) {
         if (strcmp(commands[i]->name, name) == 0) {
             cli_args args;
+            mpi_run_allow(commands[i] == &cmd_run || commands[i] == &cmd_grid || commands[i] == &cmd_tune);
             int code = cli_parse(commands[i], argc - 1, argv + 1, &args);
             return code >= 0 ? code : commands[i]->run(&args);
         }
@@ -80,4 +81,12 @@ int main(int argc, char **argv) {
     else log_error("unknown command '%s'", name);
     fprintf(stderr, "Run 'kdtune --help' for the list of commands.\n");
     return 2;
+}
+
+int main(int argc, char **argv) {
+    use_fast_openblas_kernels(argv);
+    // Under mpirun (app/mpi_run.h): rank 0 runs the command, the other ranks evaluate for it.
+    mpi_run_init(&argc, &argv);
+    if (mpi_run_rank() > 0) return mpi_run_worker_main();
+    return mpi_run_finalize(dispatch(argc, argv));
 }

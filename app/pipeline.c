@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/mpi_run.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/timer.h"
@@ -21,18 +22,23 @@ kdt_status pipeline_open(pipeline *p, const pipeline_request *req) {
     if (!(p->pairs = malloc(sizeof *p->pairs * (size_t)(P * (P - 1) / 2))))
         s = kdt_fail(KDT_ERR_NOMEM, "out of memory");
     if (!s) s = tuning_parse_pairs(req->pairs, P, p->pairs, &p->n_pairs);
+    // Under mpirun the workers open the run from here on with rank 0's config.
+    if (!s && mpi_run_active() && !mpi_run_is_worker()) s = mpi_run_start(cfg, req->pairs);
     if (!s) {
         p->workers = req->parallel ? setup_threads(cfg) : 1;
         s = setup_federation(&p->setup, cfg, p->workers);
     }
-    if (!s) { // the resolved config, for `kdtune report` and for people
+    if (!s && !mpi_run_is_worker()) { // the resolved config, for `kdtune report` and for people
         char path[4096];
         char *yaml = config_to_yaml(cfg, false);
         s = fs_join(path, sizeof path, p->setup.run_dir, "config.yaml");
         if (!s) s = fs_write_atomic(path, yaml, strlen(yaml));
         free(yaml);
     }
-    if (!s) s = evaluator_create(&p->eval, &p->setup, cfg, p->workers);
+    // Over MPI, rank 0 trains nothing (one scratch, no logit cache) and workers ask it for the rest.
+    if (!s) s = mpi_run_is_worker() ? mpi_run_create_evaluator(&p->eval, &p->setup, cfg, p->workers)
+                                    : evaluator_create(&p->eval, &p->setup, cfg, mpi_run_active() ? 1 : p->workers);
+    if (mpi_run_active()) s = mpi_run_opened(s, p->workers);
     if (s) log_error("%s", kdt_errmsg());
     return s;
 }
@@ -66,6 +72,7 @@ void pipeline_config_strategies(const kdt_config *cfg, pipeline_phases *out) {
 }
 
 kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
+    if (mpi_run_active()) return mpi_run_pipeline(p, ph);
     const kdt_config *cfg = p->cfg;
     int positions = cfg->tuner.ordered ? cfg->space.positions.n : 1;
     size_t per_pair = (ph->defaults ? (size_t)tuning_default_size(cfg) : 0) +
@@ -128,7 +135,7 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     int trained = evaluator_trained(p->eval) - trained0;
     double secs = timer_now() - t0;
     if (s) log_error("%s", kdt_errmsg());
-    log_info("%zu evaluations over %d pairs in %.1f s with %d worker%s: %d KD rounds trained, the rest read "
+    log_info("%zu evaluations over %d pairs in %.2f s with %d worker%s: %d KD rounds trained, the rest read "
              "from the journal", done, p->n_pairs, secs, p->workers, p->workers > 1 ? "s" : "", trained);
     return s;
 }

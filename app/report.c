@@ -280,6 +280,47 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
     return sb_take(&sb);
 }
 
+// The journal's lines in an order that does not depend on the order they were appended in (an MPI
+// run appends a grid's lines as its workers finish them, several threads interleave pairs):
+// strategies in the vocabulary's order (default, grid, eval, then the tuners'), then budget, pair,
+// fixed position and index. A malloc'ed copy.
+typedef struct {
+    int strategy;
+    size_t at;
+    const store_eval *e;
+} ordered_line;
+
+static int compare_lines(const void *a, const void *b) {
+    const ordered_line *x = a, *y = b;
+    const store_run *p = &x->e->run, *q = &y->e->run;
+    if (x->strategy != y->strategy) return x->strategy < y->strategy ? -1 : 1;
+    if (p->budget != q->budget) return p->budget < q->budget ? -1 : 1;
+    if (p->i != q->i) return p->i < q->i ? -1 : 1;
+    if (p->j != q->j) return p->j < q->j ? -1 : 1;
+    if (p->fixed_position != q->fixed_position) return p->fixed_position < q->fixed_position ? -1 : 1;
+    if (x->e->index != y->e->index) return x->e->index < y->e->index ? -1 : 1;
+    return (x->at > y->at) - (x->at < y->at);
+}
+
+static store_eval *canonical_order(const store_eval *t, size_t n, const char *const *names) {
+    ordered_line *lines = malloc(sizeof *lines * (n ? n : 1));
+    store_eval *out = malloc(sizeof *out * (n ? n : 1));
+    if (!lines || !out) {
+        free(lines);
+        free(out);
+        return NULL;
+    }
+    for (size_t k = 0; k < n; k++) {
+        int r = 0; // the store admits only the vocabulary's names
+        while (r < EVALUATOR_N_STRATEGY_NAMES - 1 && strcmp(names[r], t[k].run.strategy) != 0) r++;
+        lines[k] = (ordered_line){r, k, &t[k]};
+    }
+    qsort(lines, n, sizeof *lines, compare_lines);
+    for (size_t k = 0; k < n; k++) out[k] = *lines[k].e;
+    free(lines);
+    return out;
+}
+
 kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table) {
     char path[4096], plots[4096];
     const char *names[EVALUATOR_N_STRATEGY_NAMES];
@@ -296,8 +337,15 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table)
         store_close(sto);
         return st;
     }
+    store_eval *sorted = canonical_order(t, n, names);
+    if (!sorted) {
+        store_close(sto);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory reading %s", store_journal_path(sto));
+    }
+    t = sorted;
     summary s;
     if ((st = summary_compute(&s, t, n, recs, n_recs, cfg))) {
+        free(sorted);
         store_close(sto);
         return st;
     }
@@ -333,6 +381,7 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table)
     }
     if (!st && table) summary_print_table(&s, table);
     summary_free(&s);
+    free(sorted);
     store_close(sto);
     return st;
 }

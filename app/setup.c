@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app/mpi_run.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/rng.h"
@@ -108,8 +109,9 @@ kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
     memset(s, 0, sizeof *s);
     s->lock_fd = -1;
     snprintf(s->run_dir, sizeof s->run_dir, "%s", cfg->output.dir);
-    kdt_status st = lock_run_dir(s);
-    if (!st) st = setup_check_run_dir(cfg, s->run_dir);
+    bool owner = !mpi_run_is_worker(); // MPI workers neither lock nor write the run directory
+    kdt_status st = owner ? lock_run_dir(s) : KDT_OK;
+    if (!st && owner) st = setup_check_run_dir(cfg, s->run_dir);
     if (st) return st;
     data_spec ds;
     data_spec_from(&ds, cfg);
@@ -123,7 +125,7 @@ kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
     if ((st = partition_make(&ps, pool, &s->part))) return st;
     char dir[4096];
     if ((st = fs_join(dir, sizeof dir, s->run_dir, "partition"))) return st;
-    if ((st = partition_save(&s->part, pool, dir))) return st;
+    if (owner && (st = partition_save(&s->part, pool, dir))) return st;
     if (print) partition_print_table(stdout, &s->part, pool);
     log_info("partition: %s, label skew %.3f (mean total-variation distance from the pool), saved in %s",
              partition_scheme_name(cfg->partition.scheme),
@@ -134,6 +136,7 @@ kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
 kdt_status setup_federation(setup *s, const kdt_config *cfg, int workers) {
     model_set_threads(workers > 1 ? 1 : setup_threads(cfg));
     kdt_status st = setup_partition(s, cfg, false);
+    if (mpi_run_active()) st = mpi_run_agree(st, "loading the data and the partition");
     if (st) return st;
     const dataset *pool = s->splits.pool;
     int P = cfg->federation.participants;
@@ -168,11 +171,13 @@ kdt_status setup_federation(setup *s, const kdt_config *cfg, int workers) {
         .augment = {cfg->data.augment.crop, cfg->data.augment.crop_padding,
                     data_flip_resolve(cfg->data.augment.flip, cfg->data.source)},
         .seed = (uint64_t)cfg->experiment.seed,
-        .checkpoint_dir = ckpt,
+        .checkpoint_dir = mpi_run_is_worker() ? NULL : ckpt,
         .workers = workers,
     };
-    if (!(s->fed = kd_federation_create(&fs, &s->splits, &s->part))) return KDT_ERR_NOMEM;
-    return kd_federation_pretrain(s->fed);
+    if (!(s->fed = kd_federation_create(&fs, &s->splits, &s->part))) st = KDT_ERR_NOMEM;
+    // Over MPI the participants are shared out among the ranks.
+    if (mpi_run_active()) return mpi_run_pretrain(s->fed, ckpt, st);
+    return st ? st : kd_federation_pretrain(s->fed);
 }
 
 void setup_free(setup *s) {

@@ -206,10 +206,10 @@ static double choice_index(const tuner_space *s, size_t i, const char *name) {
 
 // Gives the tuner the run's evaluations that the store holds, at most `limit` of them (an
 // interrupted run continues; the grid's replicates follow its first pass and are not the tuner's).
-static kdt_status replay(evaluator *e, tuner *tn, const store_run *run, size_t limit) {
+static kdt_status replay(evaluator *e, int worker, tuner *tn, const store_run *run, size_t limit) {
     store_eval *lines;
     size_t n;
-    kdt_status s = store_run_evals(evaluator_store(e), run, &lines, &n);
+    kdt_status s = evaluator_run_evals(e, worker, run, &lines, &n);
     if (n > limit) n = limit;
     if (s || n == 0) {
         free(lines);
@@ -232,7 +232,7 @@ static kdt_status replay(evaluator *e, tuner *tn, const store_run *run, size_t l
     if (!s && (s = tuner_replay(tn, rec, n))) {
         char key[96];
         store_run_key(run, key, sizeof key);
-        s = kdt_fail_context(s, "%s: run %s, evaluation %zu", store_journal_path(evaluator_store(e)), key,
+        s = kdt_fail_context(s, "%s: run %s, evaluation %zu", evaluator_journal_path(e), key,
                              tuner_n_told(tn));
     }
     free(xs);
@@ -262,7 +262,7 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *ru
     if (s || tuner_n_told(tn) == 0) return s;
     // The recommendation: the index of the recommended point among the told ones.
     int told = (int)tuner_n_told(tn);
-    if (store_has_recommendation(evaluator_store(e), run, told)) return KDT_OK;
+    if (evaluator_has_recommendation(e, run, told)) return KDT_OK;
     double best[N_PARAMS], value, hx[N_PARAMS], hv;
     if ((s = tuner_recommend(tn, best, &value))) return s;
     store_recommendation rec = {.run = *run, .evaluations = told, .recommended = -1};
@@ -271,7 +271,7 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *ru
         if (memcmp(hx, best, sizeof best) == 0) rec.recommended = q;
     }
     KDT_ASSERT(rec.recommended >= 0); // tuner_recommend picks among the told points
-    return store_append_recommendation(evaluator_store(e), &rec);
+    return evaluator_append_recommendation(e, worker, &rec);
 }
 
 static kdt_status default_point(const tuner_space *s, const kdt_config *cfg, double *x, bool *inside) {
@@ -289,15 +289,15 @@ static kdt_status default_point(const tuner_space *s, const kdt_config *cfg, dou
 
 // gp_transfer: each earlier pair's evaluations of the same run (strategy and fixed position), as
 // prior observations in this tuner's space.
-static kdt_status add_priors(evaluator *e, tuner *tn, const char *strategy, int fixed, const tuning_pair *earlier,
-                             int n_earlier) {
+static kdt_status add_priors(evaluator *e, int worker, tuner *tn, const char *strategy, int fixed,
+                             const tuning_pair *earlier, int n_earlier) {
     const tuner_space *space = tuner_get_space(tn);
     kdt_status s = KDT_OK;
     for (int q = 0; q < n_earlier && !s; q++) {
         store_run run = make_run(strategy, earlier[q], fixed, (int)tuner_budget(tn));
         store_eval *lines;
         size_t n, m = 0;
-        if ((s = store_run_evals(evaluator_store(e), &run, &lines, &n)) || n == 0) continue;
+        if ((s = evaluator_run_evals(e, worker, &run, &lines, &n)) || n == 0) continue;
         double *xs = malloc(n * N_PARAMS * sizeof *xs), *values = malloc(n * sizeof *values);
         if (!xs || !values) s = kdt_fail(KDT_ERR_NOMEM, "out of memory gathering prior observations");
         for (size_t k = 0; !s && k < n; k++) {
@@ -358,11 +358,11 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         free(init);
         if (!s && (strategy == TUNER_GP || strategy == TUNER_GP_TRANSFER) && cfg->tuner.initial_points > 0)
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
-        if (!s && strategy == TUNER_GP_TRANSFER) s = add_priors(e, tn, name, fixed, earlier, n_earlier);
+        if (!s && strategy == TUNER_GP_TRANSFER) s = add_priors(e, worker, tn, name, fixed, earlier, n_earlier);
         if (!s && cfg->tuner.replicates > 1)
             s = tuner_set_final_replicates(tn, (size_t)cfg->tuner.final_candidates, (size_t)cfg->tuner.replicates - 1);
         store_run run = make_run(name, p, fixed, cfg->tuner.budget);
-        if (!s) s = replay(e, tn, &run, budget);
+        if (!s) s = replay(e, worker, tn, &run, budget);
         if (!s) s = drive(e, worker, tn, &run, prog);
         tuner_destroy(tn);
         tuner_space_destroy(space);
@@ -383,7 +383,7 @@ kdt_status tuning_grid(evaluator *e, int worker, const kdt_config *cfg, tuning_p
         s = tuner_set_grid_values(tn, "temperature", cfg->grid.temperatures.v, (size_t)cfg->grid.temperatures.n);
     if (!s && cfg->grid.alphas.n > 1) s = tuner_set_grid_values(tn, "alpha", cfg->grid.alphas.v, (size_t)cfg->grid.alphas.n);
     store_run run = make_run("grid", p, -1, 0);
-    if (!s) s = replay(e, tn, &run, (size_t)n);
+    if (!s) s = replay(e, worker, tn, &run, (size_t)n);
     if (!s) s = drive(e, worker, tn, &run, prog);
     // Replicates: the same points again, each pass with its own draw of the KD randomness, as
     // lines n, 2n, ... of the run.

@@ -358,3 +358,29 @@ kdt_status kd_federation_logits(kd_federation *f, int cid, kd_logit_set set, kd_
     out->argmax = f->argmax[set][cid];
     return KDT_OK;
 }
+
+kdt_status kd_federation_train_one(kd_federation *f, int cid, double *seconds) {
+    double t0 = timer_now();
+    kdt_status s = pretrain_one(f, cid);
+    *seconds = timer_now() - t0;
+    return s;
+}
+
+static kdt_status measure_one(kd_federation *f, int c) {
+    kd_participant *p = &f->info[c];
+    p->val_acc = kd_evaluate_images(f->models[c], f->splits->val, NULL, 0, NULL, NULL, f->correct[KD_SPLIT_VAL][c]);
+    p->test_acc = kd_evaluate_images(f->models[c], f->splits->test, NULL, 0, NULL, p->class_test_acc,
+                                     f->correct[KD_SPLIT_TEST][c]);
+    p->own_test_acc = kd_own_accuracy(kd_federation_own_props(f, c), p->class_test_acc, f->classes);
+    return KDT_OK;
+}
+
+kdt_status kd_federation_adopt(kd_federation *f, const bool *from_checkpoint, const double *seconds) {
+    for (int c = 0; c < f->spec.participants; c++) {
+        f->info[c].from_checkpoint = from_checkpoint[c];
+        f->info[c].seconds = seconds[c];
+    }
+    kdt_status s = for_each_participant(f, measure_one);
+    if (!s && f->spec.checkpoint_dir) s = write_pretrain_csv(f);
+    return s;
+}

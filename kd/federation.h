@@ -118,3 +118,11 @@ double kd_evaluate_images(model *m, const dataset *d, const int *idx, int n, flo
 // Accuracy on one's own distribution: per-class accuracies weighted by class proportions
 // (classes with no weight or no test example are left out).
 double kd_own_accuracy(const double *props, const double *class_acc, int K);
+
+// Pre-training spread over processes (app/mpi_run.c). kd_federation_train_one trains participant
+// cid from scratch and reads or writes no file: the weights kd_federation_pretrain would give it.
+// kd_federation_adopt takes the weights now in every participant's model (loaded, trained or
+// received by the caller; from_checkpoint and seconds per participant), measures their accuracies
+// (with the spec's workers) and writes checkpoint_dir/pretrain.csv when the spec has a directory.
+kdt_status kd_federation_train_one(kd_federation *f, int cid, double *seconds);
+kdt_status kd_federation_adopt(kd_federation *f, const bool *from_checkpoint, const double *seconds);

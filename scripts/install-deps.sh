@@ -12,6 +12,11 @@ packages=(
 if [ "${KDTUNE_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(python3-torch python3-numpy)
 fi
+# The MPI mode (mpirun -np N kdtune ..., docs/mpi.md): Open MPI. The build turns KDTUNE_MPI on when
+# it finds it.
+if [ "${KDTUNE_MPI_DEPS:-0}" = 1 ]; then
+  packages+=(openmpi-bin libopenmpi-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
