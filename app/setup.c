@@ -153,7 +153,8 @@ static bool splits_cache_read(const setup *s, const kdt_config *cfg, const data_
             if ((*sets[k])->y[i] < 0 || (*sets[k])->y[i] >= (*sets[k])->classes) why = "a label out of range";
     fclose(f);
     if (why) {
-        log_debug("%s: not used (%s); generating the data", path, why);
+        bool damaged = !strcmp(why, "CRC mismatch") || !strncmp(why, "truncated", 9) || !strcmp(why, "short header");
+        log_msg(damaged ? LOG_WARN : LOG_INFO, "%s: not used (%s); generating the data again", path, why);
         data_splits_free(out);
         return false;
     }
