@@ -20,6 +20,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/timer.h"
+#include "model/model.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -92,9 +93,14 @@ static bool recall_outcomes(void *ctx, int cid, const uint8_t **val, const uint8
 
 // The first miss: the federation (data, partition, participants), then the evaluator, which
 // opens the store again for itself (the outcomes recalled are copied before this one closes).
+// Participants missing a checkpoint are pre-trained side by side, one thread each (far faster
+// for small models, and the same result); the KD rounds then run one at a time on every thread,
+// as before.
 static kdt_status session_build(eval_session *es) {
     double t0 = timer_now();
-    kdt_status s = setup_build_federation(&es->setup, &es->cfg, 1, recall_outcomes, es);
+    int threads = setup_threads(&es->cfg);
+    kdt_status s = setup_build_federation(&es->setup, &es->cfg, threads, recall_outcomes, es);
+    model_set_threads(threads);
     store_close(es->store);
     es->store = NULL;
     es->built = true; // even on failure: setup is not to be built twice
