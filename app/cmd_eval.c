@@ -40,13 +40,31 @@ typedef struct {
 
 static store *session_store(eval_session *es) { return es->eval ? evaluator_store(es->eval) : es->store; }
 
-// config.yaml is the resolved config of the last command; rewriting it unchanged would cost an
-// fsync on every cached answer.
-static kdt_status write_config_yaml(const kdt_config *cfg, const char *run_dir) {
+// config.yaml is the resolved config of the last command, but kd.temperature, kd.alpha,
+// kd.transfer_set and kd.position there are the run's default setting (what `kdtune report`
+// compares against): an evaluation's setting must not replace them, so they are kept as the file
+// has them. And rewriting it unchanged would cost two fsyncs on every answer.
+static kdt_status write_config_yaml(const kdt_config *given, const char *run_dir) {
     char path[4096];
     kdt_status s = fs_join(path, sizeof path, run_dir, "config.yaml");
     if (s) return s;
+    kdt_config *cfg = malloc(sizeof *cfg), *old = malloc(sizeof *old);
+    if (!cfg || !old) {
+        free(cfg);
+        free(old);
+        return kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    }
+    *cfg = *given;
+    config_default(old);
+    if (fs_exists(path) && config_load_file(old, path) == KDT_OK) {
+        cfg->kd.temperature = old->kd.temperature;
+        cfg->kd.alpha = old->kd.alpha;
+        cfg->kd.transfer_set = old->kd.transfer_set;
+        cfg->kd.position = old->kd.position;
+    }
+    free(old);
     char *yaml = config_to_yaml(cfg, false), *have = NULL;
+    free(cfg);
     size_t len = 0;
     if (!yaml) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
     bool same = fs_exists(path) && fs_read_all(path, &have, &len) == KDT_OK && len == strlen(yaml) &&

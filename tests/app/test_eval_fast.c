@@ -192,7 +192,8 @@ static void test_stdin_protocol(void **state) {
 }
 
 // A cached one-shot eval needs neither the participants nor the data: with participants/ and
-// the data cache moved away it still answers, says so, and recreates neither.
+// the data cache moved away it still answers, says so, and recreates neither. Its setting is not
+// written into config.yaml as the run's default.
 static void test_cached_without_federation(void **state) {
     (void)state;
     char dir[128], out[128], err[128], a[256], b[256], c[256];
@@ -220,6 +221,13 @@ static void test_cached_without_federation(void **state) {
     free(e);
     free_lines(l, 1);
     assert_int_equal(rename(b, a), 0);
+    // an evaluation's setting does not become the run's default setting in config.yaml
+    char yaml_path[256];
+    snprintf(yaml_path, sizeof yaml_path, "%s/config.yaml", dir);
+    char *yaml = slurp(yaml_path);
+    assert_non_null(strstr(yaml, "  temperature: 1.0\n"));
+    assert_non_null(strstr(yaml, "  position: forward\n"));
+    free(yaml);
 }
 
 // What a run directory kept (the data cache, the participants' outcomes before KD in the store)
