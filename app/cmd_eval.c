@@ -272,10 +272,13 @@ static kdt_status serve_stdin(eval_session *es, const store_setting *base) {
     while (!s && (len = getline(&buf, &cap, stdin)) >= 0) {
         lineno++;
         while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r')) buf[--len] = 0;
-        size_t lead = strspn(buf, " \t");
-        if ((size_t)len == lead) continue; // blank lines are ignored: they ask nothing
         char why[512], msg[700];
         store_setting set = *base;
+        if ((size_t)len == strspn(buf, " \t")) { // answered too: a client waits for one line per line
+            snprintf(msg, sizeof msg, "line %ld: empty; expected a JSON object, e.g. {\"temperature\": 2.0}", lineno);
+            print_error(stdout, msg);
+            continue;
+        }
         if (len > EVAL_LINE_MAX) {
             snprintf(msg, sizeof msg, "line %ld: longer than %d bytes; one setting per line", lineno, EVAL_LINE_MAX);
             print_error(stdout, msg);
@@ -366,7 +369,8 @@ const cli_command cmd_eval = {
             "(forward, reverse), method (kd, dml, dpkd), replicate (an integer >= 0) and fidelity\n"
             "((0, 1]); omitted keys take kd.* of the config, method kd, replicate 0, fidelity 1:\n"
             "  {\"temperature\": 2.0, \"alpha\": 0.7, \"transfer_set\": \"unlabelled\", \"position\": \"forward\"}\n"
-            "A line that is not such an object is answered {\"error\": \"...\"} and the loop goes on.\n"
+            "Every line gets one answer; a line that is not such an object gets {\"error\": \"...\"}\n"
+            "and the loop goes on.\n"
             "Logs go to stderr only.\n",
     .options = options,
     .shortopts = "p:r:",

@@ -355,7 +355,7 @@ static kdt_status for_each_participant(kd_federation *f, kdt_status (*fn)(kd_fed
 kdt_status kd_federation_pretrain(kd_federation *f) {
     kdt_status s = f->spec.checkpoint_dir ? fs_mkdir_p(f->spec.checkpoint_dir) : KDT_OK;
     if (!s) s = for_each_participant(f, prepare_one);
-    // Every participant recalled: pretrain.csv (which made no difference) keeps what it recorded.
+    // Every participant recalled: nothing was measured, so pretrain.csv keeps what it recorded.
     bool all_recalled = true;
     for (int c = 0; c < f->spec.participants; c++) all_recalled &= f->recalled[c];
     char path[4096];

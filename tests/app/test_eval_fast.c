@@ -148,16 +148,17 @@ static void test_stdin_protocol(void **state) {
                    "{\"temperature\": 2.0, \"alpha\": 0.7}\n"
                    "{\"transfer_set\": \"student_data\", \"position\": \"reverse\", \"temperature\": 4}\n"
                    "{\"position\": \"sideways\"}\n"
-                   "{}\n");
+                   "{}\n"
+                   "   \n");
     assert_int_equal(eval_in(dir, "1,0", (const char *const[]){"--stdin", NULL}, in, out, err), 0);
     char *l[256];
     int n = lines_of(out, l);
-    assert_int_equal(n, 9); // one answer per line, nothing else on stdout
+    assert_int_equal(n, 10); // one answer per line (a blank one too), nothing else on stdout
     for (int k = 0; k < n; k++) {
         json_t *o = json_loads(l[k], 0, NULL);
         assert_non_null(o);
         bool error = json_object_get(o, "error") != NULL;
-        assert_int_equal(error, k == 1 || k == 2 || k == 3 || k == 4 || k == 7);
+        assert_int_equal(error, k == 1 || k == 2 || k == 3 || k == 4 || k == 7 || k == 9);
         if (!error) {
             assert_string_equal(json_string_value(json_object_get(o, "status")), "ok");
             assert_int_equal(json_integer_value(json_array_get(json_object_get(o, "pair"), 0)), 0);
@@ -170,6 +171,7 @@ static void test_stdin_protocol(void **state) {
     assert_non_null(strstr(l[3], "bogus"));
     assert_non_null(strstr(l[4], "alpha: 1.5 is out of range"));
     assert_non_null(strstr(l[7], "position: 'sideways'"));
+    assert_non_null(strstr(l[9], "line 10: empty"));
     // the same setting (omitted keys at their defaults) twice: the same line, one journal line
     assert_string_equal(l[0], l[5]);
     assert_non_null(strstr(l[6], "\"student\":0,\"teacher\":1"));
