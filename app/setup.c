@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,8 @@
 #include "common/log.h"
 #include "common/rng.h"
 #include "common/strbuf.h"
+#include "common/timer.h"
+#include "kdtune_version.h"
 
 int setup_threads(const kdt_config *cfg) {
     return cfg->experiment.threads > 0 ? cfg->experiment.threads : omp_get_num_procs();
@@ -61,6 +64,178 @@ kdt_status setup_check_run_dir(const kdt_config *cfg, const char *run_dir) {
     return KDT_OK;
 }
 
+// ---- the data cache: RUN/cache/splits.bin ----------------------------------------------------------
+// The synthetic source is generated image by image from the seed, which costs more than a KD round
+// of the embedded default; a run directory keeps the splits it generated once. The file holds the
+// four splits as they are handed out (normalized), keyed by the run's fingerprint (which covers
+// the data section and the seed) and kdtune's version, with every size checked against the config
+// and a CRC-32 of every byte before it. Anything that does not fit is regenerated, never used.
+enum { SPLITS_MAGIC = 0x5053444B /* "KDSP" */, SPLITS_VERSION = 1 };
+#define SPLITS_CACHE_MAX_BYTES ((size_t)256 << 20) // above this, generating beats keeping a copy
+
+typedef struct {
+    uint32_t magic, version;
+    char key[48];                                       // "<fingerprint> <kdtune version>"
+    int32_t dims[4][5];                                 // per split: n, c, h, w, classes
+    float mean[DATA_MAX_CHANNELS], std[DATA_MAX_CHANNELS];
+    uint8_t normalized, test_from_source, pad[6];
+} splits_head;
+_Static_assert(sizeof(splits_head) == 176, "splits cache header layout");
+
+static void splits_key(const kdt_config *cfg, char key[48]) {
+    char fp[17];
+    setup_fingerprint(cfg, fp);
+    memset(key, 0, 48);
+    snprintf(key, 48, "%s %s", fp, KDTUNE_VERSION);
+}
+
+// The sizes the config asks for, in the order pool, transfer, val, test.
+static void splits_dims(const data_spec *d, int32_t dims[4][5]) {
+    int n[4] = {d->pool_size, d->transfer_size, d->val_size, d->test_size ? d->test_size : SYNTHETIC_TEST_SPLIT};
+    for (int k = 0; k < 4; k++) {
+        dims[k][0] = n[k];
+        dims[k][1] = d->synthetic.channels;
+        dims[k][2] = d->synthetic.image_size;
+        dims[k][3] = d->synthetic.image_size;
+        dims[k][4] = d->synthetic.classes;
+    }
+}
+
+static size_t splits_bytes(const int32_t dims[4][5]) {
+    size_t b = sizeof(splits_head) + 4;
+    for (int k = 0; k < 4; k++) b += (size_t)dims[k][0] * ((size_t)dims[k][1] * dims[k][2] * dims[k][3] * 4 + 4);
+    return b;
+}
+
+static kdt_status splits_cache_path(const setup *s, char *path, size_t cap) {
+    char dir[4096];
+    kdt_status st = fs_join(dir, sizeof dir, s->run_dir, "cache");
+    return st ? st : fs_join(path, cap, dir, "splits.bin");
+}
+
+static bool read_chunk(FILE *f, void *p, size_t n, uLong *crc) {
+    if (fread(p, 1, n, f) != n) return false;
+    for (size_t off = 0; off < n; off += 1u << 30) // crc32 takes a uInt length
+        *crc = crc32(*crc, (const Bytef *)p + off, (uInt)(n - off < (1u << 30) ? n - off : 1u << 30));
+    return true;
+}
+
+// The cached splits when the file is there and fits in every respect; false (and nothing kept)
+// otherwise, with the reason at debug level.
+static bool splits_cache_read(const setup *s, const kdt_config *cfg, const data_spec *ds, data_splits *out) {
+    char path[4096], key[48];
+    if (splits_cache_path(s, path, sizeof path) || !fs_exists(path)) return false;
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    splits_head h, want = {0};
+    splits_key(cfg, key);
+    splits_dims(ds, want.dims);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    const char *why = NULL;
+    memset(out, 0, sizeof *out);
+    dataset **sets[4] = {&out->pool, &out->transfer, &out->val, &out->test};
+    if (!read_chunk(f, &h, sizeof h, &crc)) why = "short header";
+    else if (h.magic != SPLITS_MAGIC || h.version != SPLITS_VERSION) why = "not a splits cache of this version";
+    else if (memcmp(h.key, key, sizeof key) != 0) why = "made for another fingerprint or kdtune version";
+    else if (memcmp(h.dims, want.dims, sizeof want.dims) != 0) why = "sizes differ from the config";
+    else if (h.normalized != ds->normalize) why = "normalization differs from the config";
+    for (int k = 0; k < 4 && !why; k++) {
+        const int32_t *d = h.dims[k];
+        if (!(*sets[k] = dataset_create(d[0], d[1], d[2], d[3], d[4]))) why = "out of memory";
+        else if (!read_chunk(f, (*sets[k])->x, sizeof(float) * (size_t)d[0] * d[1] * d[2] * d[3], &crc) ||
+                 !read_chunk(f, (*sets[k])->y, sizeof(int) * (size_t)d[0], &crc))
+            why = "truncated";
+    }
+    uint32_t stored;
+    if (!why && (fread(&stored, 1, 4, f) != 4 || fgetc(f) != EOF)) why = "truncated or too long";
+    if (!why && stored != (uint32_t)crc) why = "CRC mismatch";
+    for (int k = 0; k < 4 && !why; k++)
+        for (int i = 0; i < (*sets[k])->n && !why; i++)
+            if ((*sets[k])->y[i] < 0 || (*sets[k])->y[i] >= (*sets[k])->classes) why = "a label out of range";
+    fclose(f);
+    if (why) {
+        bool damaged = !strcmp(why, "CRC mismatch") || !strncmp(why, "truncated", 9) || !strcmp(why, "short header");
+        log_msg(damaged ? LOG_WARN : LOG_INFO, "%s: not used (%s); generating the data again", path, why);
+        data_splits_free(out);
+        return false;
+    }
+    out->normalized = h.normalized;
+    out->test_from_source = h.test_from_source;
+    memcpy(out->mean, h.mean, sizeof out->mean);
+    memcpy(out->std, h.std, sizeof out->std);
+    return true;
+}
+
+// Keeps the splits for the next command (atomically: a crash leaves no half file). A failure only
+// costs the next command the generation, so it is a warning.
+static void splits_cache_write(const setup *s, const kdt_config *cfg, const data_spec *ds, const data_splits *sp) {
+    splits_head h = {.magic = SPLITS_MAGIC, .version = SPLITS_VERSION,
+                     .normalized = sp->normalized, .test_from_source = sp->test_from_source};
+    splits_key(cfg, h.key);
+    splits_dims(ds, h.dims);
+    const dataset *sets[4] = {sp->pool, sp->transfer, sp->val, sp->test};
+    for (int k = 0; k < 4; k++) {
+        const dataset *d = sets[k];
+        int32_t have[5] = {d->n, d->c, d->h, d->w, d->classes};
+        if (memcmp(have, h.dims[k], sizeof have) != 0) return; // not what the config says: keep nothing
+    }
+    memcpy(h.mean, sp->mean, sizeof h.mean);
+    memcpy(h.std, sp->std, sizeof h.std);
+    size_t len = splits_bytes(h.dims);
+    if (len > SPLITS_CACHE_MAX_BYTES) return;
+    char path[4096], dir[4096];
+    uint8_t *buf = malloc(len), *p = buf;
+    kdt_status st = buf ? KDT_OK : kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    if (!st) {
+        memcpy(p, &h, sizeof h), p += sizeof h;
+        for (int k = 0; k < 4; k++) {
+            size_t nx = sizeof(float) * (size_t)sets[k]->n * dataset_example_size(sets[k]);
+            memcpy(p, sets[k]->x, nx), p += nx;
+            memcpy(p, sets[k]->y, sizeof(int) * (size_t)sets[k]->n), p += sizeof(int) * (size_t)sets[k]->n;
+        }
+        uLong crc = crc32(0L, Z_NULL, 0);
+        for (size_t off = 0; off < len - 4; off += 1u << 30)
+            crc = crc32(crc, buf + off, (uInt)(len - 4 - off < (1u << 30) ? len - 4 - off : 1u << 30));
+        uint32_t c32 = (uint32_t)crc;
+        memcpy(p, &c32, 4);
+        st = fs_join(dir, sizeof dir, s->run_dir, "cache");
+        if (!st) st = fs_mkdir_p(dir);
+        if (!st) st = splits_cache_path(s, path, sizeof path);
+        if (!st) st = fs_write_atomic(path, buf, len);
+    }
+    if (st) log_warn("could not keep the generated data in the run directory (%s); the next command "
+                     "generates it again", kdt_errmsg());
+    free(buf);
+}
+
+// The splits: from the run's cache when the source is synthetic and the cache fits, else loaded
+// or generated (and then kept for the next command).
+static kdt_status load_splits(setup *s, const kdt_config *cfg, const data_spec *ds) {
+    if (ds->source != DATA_SYNTHETIC) return data_load_splits(ds, &s->splits);
+    if (splits_cache_read(s, cfg, ds, &s->splits)) return KDT_OK;
+    kdt_status st = data_load_splits(ds, &s->splits);
+    if (!st && !mpi_run_is_worker()) splits_cache_write(s, cfg, ds, &s->splits); // workers write nothing
+    return st;
+}
+
+// Whether dir already holds exactly this partition (indices.bin equal, the other two files there):
+// then saving it again would rewrite the same bytes, three fsyncs for nothing.
+static bool partition_saved(const partition *p, const char *dir) {
+    char path[4096];
+    static const char *files[] = {"indices.csv", "report.csv"};
+    for (size_t k = 0; k < 2; k++)
+        if (fs_join(path, sizeof path, dir, files[k]) || !fs_exists(path)) return false;
+    if (fs_join(path, sizeof path, dir, "indices.bin") || !fs_exists(path)) return false;
+    partition have = {0};
+    if (partition_load(path, &have)) return false;
+    int total = p->start[p->participants];
+    bool same = have.participants == p->participants && have.pool_n == p->pool_n && have.classes == p->classes &&
+                memcmp(have.start, p->start, sizeof(int) * (size_t)(p->participants + 1)) == 0 &&
+                memcmp(have.index, p->index, sizeof(int) * (size_t)total) == 0;
+    partition_free(&have);
+    return same;
+}
+
 static void data_spec_from(data_spec *d, const kdt_config *cfg) {
     data_spec_default(d);
     d->source = cfg->data.source;
@@ -105,17 +280,24 @@ static kdt_status lock_run_dir(setup *s) {
     return KDT_OK;
 }
 
-kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
+kdt_status setup_open_run_dir(setup *s, const kdt_config *cfg) {
     memset(s, 0, sizeof *s);
     s->lock_fd = -1;
     snprintf(s->run_dir, sizeof s->run_dir, "%s", cfg->output.dir);
     bool owner = !mpi_run_is_worker(); // MPI workers neither lock nor write the run directory
     kdt_status st = owner ? lock_run_dir(s) : KDT_OK;
-    if (!st && owner) st = setup_check_run_dir(cfg, s->run_dir);
-    if (st) return st;
+    return st || !owner ? st : setup_check_run_dir(cfg, s->run_dir);
+}
+
+// The data and the partition of a run directory already taken.
+static kdt_status make_partition(setup *s, const kdt_config *cfg, bool print) {
+    bool owner = !mpi_run_is_worker();
     data_spec ds;
     data_spec_from(&ds, cfg);
-    if ((st = data_load_splits(&ds, &s->splits))) return st;
+    double t0 = timer_now();
+    kdt_status st = load_splits(s, cfg, &ds);
+    if (st) return st;
+    double t1 = timer_now();
     const dataset *pool = s->splits.pool;
     log_info("data: %s, %dx%dx%d, %d classes; pool %d, transfer %d, validation %d, test %d",
              data_source_name(ds.source), pool->c, pool->h, pool->w, pool->classes, pool->n,
@@ -123,9 +305,12 @@ kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
     partition_spec ps;
     partition_spec_from(&ps, cfg);
     if ((st = partition_make(&ps, pool, &s->part))) return st;
+    double t2 = timer_now();
     char dir[4096];
     if ((st = fs_join(dir, sizeof dir, s->run_dir, "partition"))) return st;
-    if (owner && (st = partition_save(&s->part, pool, dir))) return st;
+    if (owner && !partition_saved(&s->part, dir) && (st = partition_save(&s->part, pool, dir))) return st;
+    log_debug("setup: data %.1f ms, partition %.1f ms, saving it %.1f ms", 1e3 * (t1 - t0), 1e3 * (t2 - t1),
+              1e3 * (timer_now() - t2));
     if (print) partition_print_table(stdout, &s->part, pool);
     log_info("partition: %s, label skew %.3f (mean total-variation distance from the pool), saved in %s",
              partition_scheme_name(cfg->partition.scheme),
@@ -133,9 +318,19 @@ kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
     return KDT_OK;
 }
 
+kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print) {
+    kdt_status st = setup_open_run_dir(s, cfg);
+    return st ? st : make_partition(s, cfg, print);
+}
+
 kdt_status setup_federation(setup *s, const kdt_config *cfg, int workers) {
+    kdt_status st = setup_open_run_dir(s, cfg);
+    return st ? st : setup_build_federation(s, cfg, workers, NULL, NULL);
+}
+
+kdt_status setup_build_federation(setup *s, const kdt_config *cfg, int workers, kd_recall_fn recall, void *ctx) {
     model_set_threads(workers > 1 ? 1 : setup_threads(cfg));
-    kdt_status st = setup_partition(s, cfg, false);
+    kdt_status st = make_partition(s, cfg, false);
     if (mpi_run_active()) st = mpi_run_agree(st, "loading the data and the partition");
     if (st) return st;
     const dataset *pool = s->splits.pool;
@@ -173,11 +368,16 @@ kdt_status setup_federation(setup *s, const kdt_config *cfg, int workers) {
         .seed = (uint64_t)cfg->experiment.seed,
         .checkpoint_dir = mpi_run_is_worker() ? NULL : ckpt,
         .workers = workers,
+        .recall = recall,
+        .recall_ctx = ctx,
     };
+    double t0 = timer_now();
     if (!(s->fed = kd_federation_create(&fs, &s->splits, &s->part))) st = KDT_ERR_NOMEM;
     // Over MPI the participants are shared out among the ranks.
     if (mpi_run_active()) return mpi_run_pretrain(s->fed, ckpt, st);
-    return st ? st : kd_federation_pretrain(s->fed);
+    if (!st) st = kd_federation_pretrain(s->fed);
+    log_debug("setup: participants %.1f ms", 1e3 * (timer_now() - t0));
+    return st;
 }
 
 void setup_free(setup *s) {

@@ -19,6 +19,11 @@ typedef struct {
 // The threads to use: experiment.threads, or every core when it is 0.
 int setup_threads(const kdt_config *cfg);
 
+// Takes the run directory, what every command does first: refuses one that another kdtune process
+// is using (the lock is held until setup_free), or that was made with another config
+// (setup_check_run_dir). Nothing else is loaded: a command answered from the store stops here.
+kdt_status setup_open_run_dir(setup *s, const kdt_config *cfg);
+
 // Loads the data and makes the partition; saves it under run_dir/partition/ and, when `print`,
 // prints its class-count table on stdout. First takes the run directory: refuses one that another
 // kdtune process is using, or that was made with another config (see setup_check_run_dir).
@@ -29,6 +34,15 @@ kdt_status setup_partition(setup *s, const kdt_config *cfg, bool print);
 // with 1, one at a time on every thread of setup_threads. Small models are far faster the first
 // way; the results are the same either way.
 kdt_status setup_federation(setup *s, const kdt_config *cfg, int workers);
+
+// After setup_open_run_dir: what setup_federation does next. recall (NULL: none) gives the
+// participants' outcomes before KD that the run's store kept, so that loaded participants need
+// not be measured again (see kd_federation_spec.recall).
+kdt_status setup_build_federation(setup *s, const kdt_config *cfg, int workers, kd_recall_fn recall, void *ctx);
+
+// A synthetic source's splits are kept in run_dir/cache/splits.bin after they are generated once
+// (checked against the fingerprint, the sizes and a CRC; regenerated when anything differs), and
+// a partition already saved unchanged is not written again.
 
 void setup_free(setup *s);
 

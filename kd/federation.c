@@ -25,6 +25,7 @@ struct kd_federation {
     float *logits[2][64];           // [set][cid] (n, K), lazily
     uint8_t *correct[KD_SPLIT_COUNT][64]; // [split][cid] per-image outcomes after pre-training
     int *argmax[2][64];
+    bool recalled[64];              // accuracies derived from spec.recall, not measured
 };
 
 const data_splits *kd_federation_splits(const kd_federation *f) { return f->splits; }
@@ -258,6 +259,36 @@ static kdt_status write_pretrain_csv(const kd_federation *f) {
     return s;
 }
 
+// The accuracies that measuring participant c would give, from its recalled outcomes: the same
+// counts over the same images (per class as kd_evaluate_images counts them). False when they do
+// not fit the splits or memory runs out: then it is measured.
+static bool recall_one(kd_federation *f, int c) {
+    const uint8_t *val, *test;
+    if (!f->spec.recall || !f->spec.recall(f->spec.recall_ctx, c, &val, &test) || !val || !test) return false;
+    const dataset *v = f->splits->val, *t = f->splits->test;
+    int K = f->classes;
+    int *hit = calloc((size_t)K * 2, sizeof *hit);
+    if (!hit || !v->n || !t->n) {
+        free(hit);
+        return false;
+    }
+    kd_participant *p = &f->info[c];
+    memcpy(f->correct[KD_SPLIT_VAL][c], val, kd_bitset_bytes(v->n));
+    memcpy(f->correct[KD_SPLIT_TEST][c], test, kd_bitset_bytes(t->n));
+    p->val_acc = (double)kd_bitset_count(val, v->n) / v->n;
+    int right = 0;
+    for (int i = 0; i < t->n; i++) {
+        bool ok = kd_bit(test, i);
+        right += ok;
+        hit[t->y[i]] += ok;
+        hit[K + t->y[i]]++;
+    }
+    p->test_acc = (double)right / t->n;
+    for (int k = 0; k < K; k++) p->class_test_acc[k] = hit[K + k] ? (double)hit[k] / hit[K + k] : NAN;
+    free(hit);
+    return true;
+}
+
 // Loads or trains participant c, then measures it. Runs on any thread: it touches only c's model
 // and record, and files of its own.
 static kdt_status prepare_one(kd_federation *f, int c) {
@@ -281,14 +312,18 @@ static kdt_status prepare_one(kd_federation *f, int c) {
         p->seconds = timer_now() - t0;
         if (dir && (s = model_save(f->models[c], path))) return s;
     }
-    p->val_acc = kd_evaluate_images(f->models[c], f->splits->val, NULL, 0, NULL, NULL,
-                                    f->correct[KD_SPLIT_VAL][c]);
-    p->test_acc = kd_evaluate_images(f->models[c], f->splits->test, NULL, 0, NULL, p->class_test_acc,
-                                     f->correct[KD_SPLIT_TEST][c]);
+    f->recalled[c] = p->from_checkpoint && recall_one(f, c);
+    if (!f->recalled[c]) {
+        p->val_acc = kd_evaluate_images(f->models[c], f->splits->val, NULL, 0, NULL, NULL,
+                                        f->correct[KD_SPLIT_VAL][c]);
+        p->test_acc = kd_evaluate_images(f->models[c], f->splits->test, NULL, 0, NULL, p->class_test_acc,
+                                         f->correct[KD_SPLIT_TEST][c]);
+    }
     p->own_test_acc = kd_own_accuracy(kd_federation_own_props(f, c), p->class_test_acc, f->classes);
     log_info("participant %d (%s, %d examples): %s, val %.1f%%, test %.1f%% (own classes %.1f%%)", c,
              model_arch_name(f->specs[c].arch), p->local_n,
-             p->from_checkpoint ? "checkpoint loaded" : "pre-trained", 100 * p->val_acc,
+             f->recalled[c] ? "checkpoint loaded, accuracies recalled"
+                            : p->from_checkpoint ? "checkpoint loaded" : "pre-trained", 100 * p->val_acc,
              100 * p->test_acc, 100 * p->own_test_acc);
     return KDT_OK;
 }
@@ -320,6 +355,13 @@ static kdt_status for_each_participant(kd_federation *f, kdt_status (*fn)(kd_fed
 kdt_status kd_federation_pretrain(kd_federation *f) {
     kdt_status s = f->spec.checkpoint_dir ? fs_mkdir_p(f->spec.checkpoint_dir) : KDT_OK;
     if (!s) s = for_each_participant(f, prepare_one);
+    // Every participant recalled: nothing was measured, so pretrain.csv keeps what it recorded.
+    bool all_recalled = true;
+    for (int c = 0; c < f->spec.participants; c++) all_recalled &= f->recalled[c];
+    char path[4096];
+    if (!s && f->spec.checkpoint_dir && all_recalled && !fs_join(path, sizeof path, f->spec.checkpoint_dir, "pretrain.csv") &&
+        fs_exists(path))
+        return KDT_OK;
     if (!s && f->spec.checkpoint_dir) s = write_pretrain_csv(f);
     return s;
 }

@@ -26,6 +26,11 @@ typedef struct {
     double warmup_epochs;   // linear warm-up length
 } kd_pretrain_spec;
 
+// Per-image outcomes before KD measured earlier for these very participants (e.g. kept by a run's
+// store under its fingerprint): true with val and test set (bitsets of the splits' sizes), or
+// false when there are none. See kd_federation_spec.recall.
+typedef bool (*kd_recall_fn)(void *ctx, int cid, const uint8_t **val_correct, const uint8_t **test_correct);
+
 typedef struct {
     int participants;
     const model_spec *specs;        // (participants): one architecture each (they may differ)
@@ -35,6 +40,11 @@ typedef struct {
     uint64_t seed;
     const char *checkpoint_dir;     // where p<cid>.ckpt and pretrain.csv live; NULL: none
     int workers;                    // participants pre-trained at once, one thread each (>= 1)
+    // Optional (NULL: always measure): for a participant whose checkpoint loads, its accuracies
+    // are derived from the recalled outcomes (the same counts over the same images, so the same
+    // numbers) instead of measured on the splits; pretrain.csv is then left as it is.
+    kd_recall_fn recall;
+    void *recall_ctx;
 } kd_federation_spec;
 
 typedef struct {
