@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -47,10 +48,15 @@ static const char *cifar_resolve_dir(char *buf, size_t cap, const char *dir, con
 static kdt_status cifar_read_file(const char *path, const cifar_format *f, raw_images *out,
                                   int cap) {
     const long rec = f->label_bytes + CIFAR_PIXELS;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s; set data.path to the folder of %s",
-                        path, strerror(errno), f->archive);
+    // A regular file only: a FIFO would block, /dev/zero never end.
+    int fd;
+    if (fs_open_regular(path, 0, &fd) != KDT_OK)
+        return kdt_fail(KDT_ERR_IO, "%s; set data.path to the folder of %s", kdt_errmsg(), f->archive);
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
     struct stat st;
     if (fstat(fileno(fp), &st) != 0) {
         fclose(fp);
