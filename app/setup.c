@@ -96,7 +96,7 @@ static kdt_status lock_run_dir(setup *s) {
     kdt_status st = fs_mkdir_p(s->run_dir);
     if (!st) st = fs_join(path, sizeof path, s->run_dir, "lock");
     if (st) return st;
-    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666); // never through a link
     if (s->lock_fd < 0) return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
         return kdt_fail(KDT_ERR_STATE, "%s is in use by another kdtune command; wait for it to finish, "

@@ -95,7 +95,7 @@ kdt_status fs_read_all_limited(const char *path, size_t max_bytes, char **data, 
     }
     if ((unsigned long long)st.st_size > max_bytes) {
         close(fd);
-        return kdt_fail(KDT_ERR_FORMAT, "%s: %lld bytes, more than the %zu this file may hold; is "
+        return kdt_fail(KDT_ERR_FORMAT, "%s: %lld bytes, more than the %zu bytes this file may hold; is "
                         "it the right file?", path, (long long)st.st_size, max_bytes);
     }
     // The size is a hint (files in /proc say 0, a file may grow): grow as needed, up to the limit.
@@ -217,7 +217,7 @@ bool fs_is_temp_name(const char *name) {
     size_t n = strlen(name);
     size_t d = n;
     while (d > 0 && name[d - 1] >= '0' && name[d - 1] <= '9') d--;
-    if (d == n || d < 5) return false; // digits, and something before ".tmp."
+    if (d == n || d <= 5) return false; // digits, and something before ".tmp."
     return strncmp(name + d - 5, ".tmp.", 5) == 0;
 }
 

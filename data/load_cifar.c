@@ -29,9 +29,11 @@ void raw_images_free(raw_images *r) {
     memset(r, 0, sizeof *r);
 }
 
+// Present: anything by that name (a FIFO or device too, which the reader then refuses by name
+// rather than treating the file as missing).
 static bool is_file(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 // dir, or dir/subdir when the files are there instead (the archive extracted in place).

@@ -26,9 +26,11 @@ static const char *idx_hint(const char *name) {
                : "get the files from http://yann.lecun.com/exdb/mnist/ (or a mirror)";
 }
 
+// Present: anything by that name (a FIFO or device too, which the reader then refuses by name
+// rather than treating the file as missing).
 static bool is_file(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 // The path of base or base.gz under dir, whichever exists (raw first); false when neither does.
