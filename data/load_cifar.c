@@ -142,7 +142,16 @@ static kdt_status cifar_read_split(const char *dir, const cifar_format *f, const
         return kdt_fail(KDT_ERR_IO, "%s: missing while %s is present: the %s split is incomplete; "
                         "re-extract %s", paths[first_missing], paths[first_present], f->name,
                         f->archive);
-    int cap = nfiles * f->records_per_file;
+    // Room for the records the files hold (at most the official count each), not for the
+    // official count: a short file costs what it holds. cifar_read_file checks again on the open file.
+    int cap = 0;
+    const long rec = f->label_bytes + CIFAR_PIXELS;
+    for (int i = 0; i < nfiles; i++) {
+        struct stat st;
+        long long whole = stat(paths[i], &st) == 0 && S_ISREG(st.st_mode) ? st.st_size / rec : 0;
+        cap += (int)(whole < f->records_per_file ? whole : f->records_per_file);
+    }
+    if (cap < 1) cap = 1;
     out->x = malloc((size_t)cap * CIFAR_PIXELS);
     out->y = malloc((size_t)cap * sizeof *out->y);
     if (!out->x || !out->y) {
