@@ -13,7 +13,10 @@
 
 kdt_status pipeline_open(pipeline *p, const cli_args *args, const char *pairs_spec, bool parallel) {
     memset(p, 0, sizeof *p);
-    if (!(p->cfg = malloc(sizeof *p->cfg))) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    if (!(p->cfg = malloc(sizeof *p->cfg))) {
+        log_error("out of memory");
+        return KDT_ERR_NOMEM;
+    }
     kdt_status s = cli_load_config(args, p->cfg);
     if (s) return s; // already reported
     const kdt_config *cfg = p->cfg;

@@ -52,6 +52,7 @@ kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_s
     int P = spec->participants, K = splits->pool->classes;
     if (!f) goto nomem;
     f->spec = *spec;
+    f->spec.checkpoint_dir = NULL; // the caller's string, never freed here (a copy is made below)
     f->splits = splits;
     f->part = part;
     f->classes = K;
@@ -223,8 +224,10 @@ static kdt_status prepare_one(kd_federation *f, int c) {
         snprintf(name, sizeof name, "p%d.ckpt", c);
         if ((s = fs_join(path, sizeof path, dir, name))) return s;
         if (fs_exists(path)) {
-            if (model_load(f->models[c], path) == KDT_OK) p->from_checkpoint = true;
-            else log_warn("%s; retraining participant %d", kdt_errmsg(), c);
+            kdt_status ls = model_load(f->models[c], path);
+            if (ls == KDT_OK) p->from_checkpoint = true;
+            else if (ls == KDT_ERR_FORMAT) log_warn("%s; retraining participant %d", kdt_errmsg(), c);
+            else return ls; // out of memory, or not a regular file: never overwrite it for that
         }
     }
     if (!p->from_checkpoint) {
