@@ -471,7 +471,8 @@ kdt_status config_load_string(kdt_config *cfg, const char *yaml, size_t len, con
 kdt_status config_load_file(kdt_config *cfg, const char *path) {
     char *text;
     size_t len;
-    kdt_status s = fs_read_all(path, &text, &len);
+    // A config is a few kilobytes: 16 MiB is generous, and bounds what a wrong path can cost.
+    kdt_status s = fs_read_all_limited(path, (size_t)16 << 20, &text, &len);
     if (s) return kdt_fail(KDT_ERR_CONFIG, "%s; check the path given with -c", kdt_errmsg());
     s = config_load_string(cfg, text, len, path);
     free(text);

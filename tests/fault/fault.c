@@ -51,6 +51,7 @@ static void *(*real_malloc)(size_t);
 static void *(*real_calloc)(size_t, size_t);
 static void *(*real_realloc)(void *, size_t);
 static void *(*real_aligned_alloc)(size_t, size_t);
+static void (*real_free)(void *);
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_fsync)(int);
 static int (*real_rename)(const char *, const char *);
@@ -132,10 +133,11 @@ static void write_report(void) {
 
 // Finds the real functions. Other libraries' constructors may allocate before ours runs, so every
 // wrapper calls this first; while dlsym runs, allocations come from the static arena.
-static int resolving;
+static volatile int resolving;
 static void resolve(void) {
     if (real_malloc || resolving) return;
     resolving = 1;
+    real_free = dlsym(RTLD_NEXT, "free");
     real_calloc = dlsym(RTLD_NEXT, "calloc");
     real_realloc = dlsym(RTLD_NEXT, "realloc");
     real_aligned_alloc = dlsym(RTLD_NEXT, "aligned_alloc");
@@ -236,9 +238,9 @@ void *realloc(void *p, size_t n) {
 }
 
 void free(void *p) {
-    static void (*real_free)(void *);
-    if (!p || is_boot(p)) return;
-    if (!real_free) real_free = dlsym(RTLD_NEXT, "free");
+    // real_free is found with the others; until then (dlsym freeing its own scratch while it looks
+    // the functions up, as ASan's start-up makes it do) a pointer is leaked, never looked up here.
+    if (!p || is_boot(p) || !real_free) return;
     real_free(p);
 }
 
