@@ -27,6 +27,11 @@ kdt_status fs_mkdir_p(const char *path) {
     if (mkdir(buf, 0777) != 0 && errno != EEXIST)
         return kdt_fail(KDT_ERR_IO, "%s: cannot create directory: %s", buf, strerror(errno));
     struct stat st;
+    // The folder itself must not be a link: kdtune writes into it, and a link planted there (say
+    // run/participants -> elsewhere) would carry those writes out of the run directory.
+    if (lstat(buf, &st) == 0 && S_ISLNK(st.st_mode))
+        return kdt_fail(KDT_ERR_IO, "%s: is a symbolic link; kdtune writes only into real "
+                        "directories: remove the link, or give the directory it points to", buf);
     if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
         return kdt_fail(KDT_ERR_IO, "%s: exists and is not a directory; remove it or choose "
                         "another path", buf);

@@ -11,7 +11,9 @@
 // The most fs_read_all reads (1 GiB): larger than any file kdtune writes or a config needs.
 #define FS_READ_MAX_DEFAULT ((size_t)1 << 30)
 
-// Creates a directory and its parents (like `mkdir -p`).
+// Creates a directory and its parents (like `mkdir -p`). Refuses a path whose last component is a
+// symbolic link (the folders kdtune writes into are real; a link planted as run/participants
+// would carry writes out of the run directory); links higher up the path are followed.
 kdt_status fs_mkdir_p(const char *path);
 
 bool fs_exists(const char *path);

@@ -63,6 +63,11 @@ rm -rf run3 && cp -a run run3 && rm run3/summary.json && ln -s "$work/outside.tx
 expect summary-link 1 "symbolic link" -- "$K" report -o run3 "${tiny[@]}"
 grep -qx precious outside.txt || { echo "FAIL summary-link: the link's target changed"; fails=$((fails + 1)); }
 
+# A folder kdtune writes into, replaced by a link to a folder outside: refused, nothing written there.
+rm -rf run5 && cp -a run run5 && mkdir outside_dir && rm -rf run5/participants && ln -s "$work/outside_dir" run5/participants
+expect folder-link 1 "symbolic link" -- "$K" pretrain -o run5 "${tiny[@]}"
+[ -z "$(ls outside_dir)" ] || { echo "FAIL folder-link: written outside"; fails=$((fails + 1)); }
+
 # Class 3: unbounded sizes.
 /usr/bin/python3 -c "print('data: ' + '[' * 100000 + ']' * 100000)" > deep.yaml
 expect config-deep 2 "nested deeper" -- "$K" validate -c deep.yaml

@@ -135,6 +135,20 @@ static void writes_never_follow_a_link(void **state) {
     free(data);
 }
 
+// A link planted as a folder kdtune writes into (run/participants -> elsewhere) is refused.
+static void linked_folders_are_refused(void **state) {
+    (void)state;
+    char real[256], link[256], below[300];
+    in_dir(real, sizeof real, "elsewhere");
+    in_dir(link, sizeof link, "participants");
+    assert_int_equal(mkdir(real, 0700), 0);
+    assert_int_equal(symlink(real, link), 0);
+    expect_msg(fs_mkdir_p(link), KDT_ERR_IO, "symbolic link");
+    snprintf(below, sizeof below, "%s/sub", link); // a link higher up the path is followed
+    assert_int_equal(fs_mkdir_p(below), KDT_OK);
+    assert_int_equal(fs_mkdir_p(real), KDT_OK);
+}
+
 static void temp_names(void **state) {
     (void)state;
     assert_true(fs_is_temp_name("p3.ckpt.tmp.12345"));
@@ -186,6 +200,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(links_are_refused_when_asked, setup, teardown),
         cmocka_unit_test_setup_teardown(reads_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(writes_never_follow_a_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(linked_folders_are_refused, setup, teardown),
         cmocka_unit_test(temp_names),
         cmocka_unit_test_setup_teardown(stale_temporaries_are_removed, setup, teardown),
     };
