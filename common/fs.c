@@ -86,6 +86,39 @@ kdt_status fs_open_regular(const char *path, int flags, int *fd) {
     return KDT_OK;
 }
 
+kdt_status fs_open_append(const char *path, int *fd) {
+    *fd = -1;
+    int d = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0644);
+    if (d < 0) {
+        if (errno == ELOOP)
+            return kdt_fail(KDT_ERR_IO, "%s: is a symbolic link; kdtune appends only to regular files "
+                            "and never through a link: remove it and run again", path);
+        if (errno == ENXIO) // a FIFO without a reader
+            return kdt_fail(KDT_ERR_IO, "%s: is a FIFO (named pipe), not a regular file; remove it "
+                            "and run again", path);
+        return kdt_fail(KDT_ERR_IO, "%s: cannot open for appending: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(d, &st) != 0) {
+        int e = errno;
+        close(d);
+        return kdt_fail(KDT_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) { // a FIFO with a reader, a device
+        close(d);
+        return kdt_fail(KDT_ERR_IO, "%s: is %s, not a regular file; remove it and run again", path,
+                        kind_of(st.st_mode));
+    }
+    int fl = fcntl(d, F_GETFL);
+    if (fl < 0 || fcntl(d, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(d);
+        return kdt_fail(KDT_ERR_IO, "%s: cannot set blocking mode: %s", path, strerror(e));
+    }
+    *fd = d;
+    return KDT_OK;
+}
+
 kdt_status fs_read_all_limited(const char *path, size_t max_bytes, char **data, size_t *len) {
     *data = NULL;
     *len = 0;

@@ -29,6 +29,11 @@ enum {
 // message naming the path and what it is; the descriptor is then made blocking again.
 kdt_status fs_open_regular(const char *path, int flags, int *fd);
 
+// Opens path for appending (creating it, mode 0644) as a regular file that is not a symbolic link:
+// what an append-only file in the run directory (the journal) needs. Never blocks on a FIFO; the
+// descriptor (close-on-exec, O_APPEND) is returned in *fd.
+kdt_status fs_open_append(const char *path, int *fd);
+
 // Reads a whole regular file into a NUL-terminated malloc'ed buffer; *len gets its size without
 // the NUL. A file larger than max_bytes is refused before anything is allocated (and a file that
 // grows past it while being read is refused too). Opens with fs_open_regular(path, 0).

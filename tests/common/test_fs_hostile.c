@@ -149,6 +149,37 @@ static void linked_folders_are_refused(void **state) {
     assert_int_equal(fs_mkdir_p(real), KDT_OK);
 }
 
+// What the journal needs: appending to a regular file only, never through a link or to a FIFO.
+static void appends_are_regular_only(void **state) {
+    (void)state;
+    char path[256], link[256], outside[256], fifo[256];
+    in_dir(path, sizeof path, "trials.jsonl");
+    in_dir(link, sizeof link, "linked.jsonl");
+    in_dir(outside, sizeof outside, "outside");
+    in_dir(fifo, sizeof fifo, "fifo.jsonl");
+    int fd;
+    assert_int_equal(fs_open_append(path, &fd), KDT_OK);
+    assert_int_equal(write(fd, "a\n", 2), 2);
+    close(fd);
+    assert_int_equal(fs_open_append(path, &fd), KDT_OK);
+    assert_int_equal(write(fd, "b\n", 2), 2);
+    close(fd);
+    char *data;
+    size_t len;
+    assert_int_equal(fs_read_all(path, &data, &len), KDT_OK);
+    assert_string_equal(data, "a\nb\n");
+    free(data);
+    write_file(outside, "precious");
+    assert_int_equal(symlink(outside, link), 0);
+    expect_msg(fs_open_append(link, &fd), KDT_ERR_IO, "symbolic link");
+    assert_int_equal(fd, -1);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    expect_msg(fs_open_append(fifo, &fd), KDT_ERR_IO, "FIFO");
+    assert_int_equal(fs_read_all(outside, &data, &len), KDT_OK);
+    assert_string_equal(data, "precious");
+    free(data);
+}
+
 static void temp_names(void **state) {
     (void)state;
     assert_true(fs_is_temp_name("p3.ckpt.tmp.12345"));
@@ -201,6 +232,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(reads_are_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(writes_never_follow_a_link, setup, teardown),
         cmocka_unit_test_setup_teardown(linked_folders_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(appends_are_regular_only, setup, teardown),
         cmocka_unit_test(temp_names),
         cmocka_unit_test_setup_teardown(stale_temporaries_are_removed, setup, teardown),
     };
