@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "common/fs.h"
@@ -127,9 +128,22 @@ kdt_status partition_load(const char *path_in, partition *out) {
     }
     char *data;
     size_t len;
-    // The largest file a plausible header can declare; anything larger is refused unread.
+    // The size the header declares bounds the read (checked again below); without a header, the
+    // largest file a plausible header could declare.
     size_t most = PART_HEADER + 4 * ((size_t)PART_MAX_PARTICIPANTS + PART_MAX_POOL) + 4;
-    kdt_status s = fs_read_all_limited(path, most, &data, &len);
+    int fd;
+    kdt_status s = fs_open_regular(path, 0, &fd);
+    if (s != KDT_OK) return kdt_fail_context(s, "reading a saved partition (partition.file)");
+    unsigned char head[PART_HEADER];
+    if (read(fd, head, sizeof head) == (ssize_t)sizeof head && memcmp(head, PART_MAGIC, 8) == 0) {
+        size_t declared = PART_HEADER + 4 * ((size_t)get32(head + 12) + get32(head + 24)) + 4;
+        if (declared < most) most = declared + 1; // one more byte tells "oversized"
+    }
+    close(fd);
+    s = fs_read_all_limited(path, most, &data, &len);
+    if (s == KDT_ERR_FORMAT && strstr(kdt_errmsg(), "more than the"))
+        return kdt_fail(KDT_ERR_FORMAT, "%s: oversized: more bytes than the header declares; "
+                        "re-create it with `kdtune partition`", path);
     if (s != KDT_OK) return kdt_fail_context(s, "reading a saved partition (partition.file)");
     const unsigned char *b = (const unsigned char *)data;
     const char *redo = "re-create it with `kdtune partition` or point partition.file at another run's "
