@@ -52,6 +52,10 @@ for start in fresh resume; do
     || { echo "fault: the counting run failed"; exit 1; }
   cmp -s ref/summary.json cnt/summary.json || { echo "fault: the shim alone changes the result"; exit 1; }
   echo "== start: $start; calls made by kdtune's code: $(tr '\n' ' ' < counts.txt)"
+  # A shim that sees nothing (the executable not found, say) would pass vacuously.
+  for k in malloc write rename; do
+    [ "$(awk -v k=$k '$1 == k {print $2}' counts.txt)" -gt 0 ] || { echo "fault: no $k call counted"; exit 1; }
+  done
   before=$(state_sums "$start")
   journal_before=$(cat "$start/trials.jsonl" 2>/dev/null || true)
   for kind in "${kinds[@]}"; do
