@@ -69,7 +69,7 @@ static void plot_text_never_becomes_code(void **state) {
     // A file name outside kdtune's own alphabet is refused, not quoted.
     snprintf(png, sizeof png, "%s/x'y.png", base);
     expect_msg(plot_bars(png, "t", "y", labels, v, NULL, 2), KDT_ERR_USAGE, "must end in .png");
-    // A link planted where the PNG goes is replaced, its target untouched.
+    // Links planted where the data and the PNG go: refused, their target untouched.
     char outside[600];
     snprintf(outside, sizeof outside, "%s/outside", base);
     assert_int_equal(fs_write_atomic(outside, "precious", 8), KDT_OK);
