@@ -1,6 +1,9 @@
 // Reading, overriding, checking and printing the YAML configuration (libyaml's document API).
 // Every message names the file with line and column, or the override, and the key path, and says
-// what was expected.
+// what was expected. Hostile input is refused early: nesting deeper than a config can be (before
+// the document is built), strings that are not UTF-8, and models or datasets larger than memory
+// (before anything is allocated). Strings are written back escaped, so config.yaml always reads
+// back to the same config.
 #include "app/config.h"
 
 #include <errno.h>
@@ -14,6 +17,7 @@
 
 #include "app/config_schema.h"
 #include "common/fs.h"
+#include "model/model.h"
 #include "common/strbuf.h"
 #include "common/text.h"
 
@@ -37,6 +41,8 @@ static kdt_status fail_at(const source *src, const yaml_mark_t *mark, const char
                         mark->column + 1, msg);
     return kdt_fail(KDT_ERR_CONFIG, "%s: %s", src->origin, msg);
 }
+
+static long utf8_invalid_at(const char *str);
 
 // ---- schema look-ups ---------------------------------------------------------------------------
 
@@ -237,9 +243,15 @@ static kdt_status set_scalar(kdt_config *cfg, const cfg_key *k, const source *sr
         else ((cfg_floats *)f)->v[i] = v;
         return KDT_OK;
     case CFG_BOOL: return parse_bool(src, mark, k, text, (bool *)f);
-    case CFG_STRING:
+    case CFG_STRING: {
         if (strlen(text) >= CFG_STR_MAX)
             return fail_at(src, mark, "%s: string longer than %d characters", k->path, CFG_STR_MAX - 1);
+        long bad = utf8_invalid_at(text);
+        if (bad >= 0)
+            return fail_at(src, mark, "%s: not valid UTF-8 (byte %ld is 0x%02x); names and paths "
+                           "must be UTF-8 so that config.yaml reads back: rename it", k->path, bad + 1,
+                           (unsigned char)text[bad]);
+    }
         snprintf((char *)f, CFG_STR_MAX, "%s", text);
         return KDT_OK;
     case CFG_ENUM: return parse_choice(src, mark, k, text, (int *)f);
@@ -350,9 +362,65 @@ static kdt_status yaml_problem(const source *src, const yaml_parser_t *parser) {
     return kdt_fail(KDT_ERR_CONFIG, "%s: malformed YAML value: %s", src->origin, problem);
 }
 
+// A config nests sections at most three deep, plus a list: anything deeper is refused from the
+// event stream, before libyaml builds a document (100,000 levels would take it many seconds).
+enum { CONFIG_MAX_DEPTH = 16 };
+
+static kdt_status check_depth(const source *src, const char *text, size_t len) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    kdt_status s = KDT_OK;
+    for (int depth = 0;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            s = yaml_problem(src, &parser);
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        yaml_mark_t mark = ev.start_mark;
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT) break;
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > CONFIG_MAX_DEPTH) {
+                s = fail_at(src, &mark, "nested deeper than %d levels; a config has sections, keys "
+                            "and lists of values, no deeper (see `kdtune validate --commented`)",
+                            CONFIG_MAX_DEPTH);
+                break;
+            }
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+    }
+    yaml_parser_delete(&parser);
+    return s;
+}
+
+// The byte offset of the first invalid UTF-8 sequence in s, or -1 when s is valid UTF-8 (no
+// overlong forms, no surrogates, nothing above U+10FFFF).
+static long utf8_invalid_at(const char *str) {
+    const unsigned char *s = (const unsigned char *)str, *p = s;
+    while (*p) {
+        unsigned c = *p;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0) return (long)(p - s);
+        unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) return (long)(p - s);
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        static const unsigned least[] = {0, 0x80, 0x800, 0x10000};
+        if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return (long)(p - s);
+        p += n + 1;
+    }
+    return -1;
+}
+
 // Parses one YAML document; *root is NULL for an empty document.
 static kdt_status parse_document(const source *src, const char *text, size_t len,
                                  yaml_document_t *doc, yaml_node_t **root) {
+    kdt_status depth = check_depth(src, text, len);
+    if (depth) return depth;
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -406,7 +474,8 @@ kdt_status config_load_string(kdt_config *cfg, const char *yaml, size_t len, con
 kdt_status config_load_file(kdt_config *cfg, const char *path) {
     char *text;
     size_t len;
-    kdt_status s = fs_read_all(path, &text, &len);
+    // A config is a few kilobytes: 16 MiB is generous, and bounds what a wrong path can cost.
+    kdt_status s = fs_read_all_limited(path, (size_t)16 << 20, &text, &len);
     if (s) return kdt_fail(KDT_ERR_CONFIG, "%s; check the path given with -c", kdt_errmsg());
     s = config_load_string(cfg, text, len, path);
     free(text);
@@ -469,9 +538,81 @@ static bool has_duplicates(const int *v, int n) {
     return false;
 }
 
+// The image shape and class count the data source gives (the real datasets' are fixed).
+static void source_shape(const kdt_config *c, int *ch, int *h, int *w, int *classes) {
+    switch (c->data.source) {
+    case DATA_CIFAR10: *ch = 3, *h = *w = 32, *classes = 10; return;
+    case DATA_CIFAR100: *ch = 3, *h = *w = 32, *classes = c->data.cifar100_labels == CONFIG_LABELS_COARSE ? 20 : 100; return;
+    case DATA_MNIST:
+    case DATA_FASHION_MNIST: *ch = 1, *h = *w = 28, *classes = 10; return;
+    default:
+        *ch = c->data.synthetic.channels, *h = *w = c->data.synthetic.image_size;
+        *classes = c->data.synthetic.classes;
+    }
+}
+
+// Sizes computed from the config, checked against memory before anything is allocated: the
+// participants' models (each holds parameters, gradients and activations for its largest batch)
+// and the synthetic splits. The message names the keys and the bytes.
+static kdt_status check_sizes(const kdt_config *c, const char *where) {
+    int ch, h, w, classes, P = c->federation.participants;
+    source_shape(c, &ch, &h, &w, &classes);
+    size_t limit = model_memory_limit();
+    int batch = c->pretrain.sgd.batch_size > c->kd.sgd.batch_size ? c->pretrain.sgd.batch_size
+                                                                  : c->kd.sgd.batch_size;
+    if (batch < 64) batch = 64; // evaluation runs in batches of at least 64
+    double total = 0, largest = 0;
+    for (int i = 0; i < P && i < CFG_LIST_MAX; i++) {
+        int arch = c->model.arch.v[c->model.arch.n == 1 ? 0 : i];
+        model_spec m = {.arch = (model_arch)arch, .in_c = ch, .in_h = h, .in_w = w, .num_classes = classes};
+        if (arch == MODEL_MLP) {
+            if (c->model.mlp_hidden.n > MODEL_MAX_HIDDEN)
+                return kdt_fail(KDT_ERR_CONFIG, "%s: model.mlp_hidden has %d layers; the mlp takes at "
+                                "most %d", where, c->model.mlp_hidden.n, MODEL_MAX_HIDDEN);
+            m.num_hidden = c->model.mlp_hidden.n;
+            for (int k = 0; k < m.num_hidden; k++) m.hidden[k] = c->model.mlp_hidden.v[k];
+        }
+        size_t bytes;
+        kdt_status s = model_bytes_needed(&m, batch, &bytes);
+        if (s) return kdt_fail_context(KDT_ERR_CONFIG, "%s: model.arch / model.mlp_hidden", where);
+        total += (double)bytes;
+        if ((double)bytes > largest) largest = (double)bytes;
+    }
+    total += largest; // a KD round trains a copy of the student
+    if (total > (double)limit)
+        return kdt_fail(KDT_ERR_CONFIG, "%s: the %d participants' models (model.arch, model.mlp_hidden "
+                        "for %dx%dx%d inputs, batch %d from pretrain.sgd.batch_size / kd.sgd.batch_size) "
+                        "need %.1f MiB (the largest %.1f MiB), more than this machine's %.1f MiB of "
+                        "memory; use smaller model.mlp_hidden or model.arch, fewer "
+                        "federation.participants or smaller batches", where, P, ch, h, w, batch,
+                        total / 1048576.0, largest / 1048576.0, (double)limit / 1048576.0);
+    if (c->data.source == DATA_SYNTHETIC) {
+        double n = (double)c->data.pool_size + c->data.transfer_size + c->data.val_size + c->data.test_size;
+        double bytes = n * ch * h * w * sizeof(float);
+        if (bytes > (double)limit / 2)
+            return kdt_fail(KDT_ERR_CONFIG, "%s: data.pool_size + data.transfer_size + data.val_size + "
+                            "data.test_size = %.0f synthetic images of %dx%dx%d need %.1f MiB, more than "
+                            "half of this machine's %.1f MiB of memory; use fewer or smaller images "
+                            "(data.synthetic.image_size)", where, n, ch, h, w, bytes / 1048576.0,
+                            (double)limit / 1048576.0);
+    }
+    return KDT_OK;
+}
+
 kdt_status config_check(const kdt_config *c) {
     const char *where = "config";
     int p = c->federation.participants;
+    // Strings may also come from the command line (-o): every one must be UTF-8.
+    for (size_t i = 0; i < config_schema_len; i++) {
+        const cfg_key *k = &config_schema[i];
+        if (k->type != CFG_STRING) continue;
+        const char *text = cfield(c, k);
+        long bad = utf8_invalid_at(text);
+        if (bad >= 0)
+            return kdt_fail(KDT_ERR_CONFIG, "%s: %s is not valid UTF-8 (byte %ld is 0x%02x); names "
+                            "and paths must be UTF-8 so that the run's config.yaml reads back: rename "
+                            "it", where, k->path, bad + 1, (unsigned char)text[bad]);
+    }
     if (c->model.arch.n != 1 && c->model.arch.n != p)
         return kdt_fail(KDT_ERR_CONFIG,
                         "%s: model.arch has %d entries; give 1 (for all participants) or %d (one per "
@@ -511,10 +652,41 @@ kdt_status config_check(const kdt_config *c) {
         return kdt_fail(KDT_ERR_CONFIG, "%s: data.augment.crop_padding (%d) must be smaller than "
                         "data.synthetic.image_size (%d)", where, c->data.augment.crop_padding,
                         c->data.synthetic.image_size);
-    return KDT_OK;
+    return check_sizes(c, where);
 }
 
 // ---- printing ------------------------------------------------------------------------------------
+
+// A YAML double-quoted string that libyaml reads back to the same bytes: quote and backslash
+// escaped, and every code point libyaml would refuse or fold (controls, DEL, C1 controls, line and
+// paragraph separators, the BOM and the two non-characters) written as an escape. s is UTF-8.
+static void sb_yaml_string(strbuf *sb, const char *str) {
+    sb_printf(sb, "\"");
+    const unsigned char *p = (const unsigned char *)str;
+    while (*p) {
+        unsigned c = *p;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        unsigned cp = n <= 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+        for (int i = 1; i <= n; i++) {
+            if ((p[i] & 0xC0) != 0x80) { // not UTF-8 (config_check refuses it): never read past it
+                n = -1;
+                break;
+            }
+            cp = cp << 6 | (p[i] & 0x3F);
+        }
+        if (n < 0) {
+            cp = c;
+            n = 0;
+        }
+        if (cp == '"' || cp == '\\') sb_printf(sb, "\\%c", (char)cp);
+        else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) sb_printf(sb, "\\x%02x", cp);
+        else if (cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF)
+            sb_printf(sb, "\\u%04x", cp);
+        else sb_printf(sb, "%.*s", n + 1, (const char *)p);
+        p += n + 1;
+    }
+    sb_printf(sb, "\"");
+}
 
 static void sb_value(strbuf *sb, const kdt_config *cfg, const cfg_key *k) {
     const void *f = cfield(cfg, k);
@@ -522,7 +694,7 @@ static void sb_value(strbuf *sb, const kdt_config *cfg, const cfg_key *k) {
     case CFG_INT: sb_printf(sb, "%d", *(const int *)f); break;
     case CFG_FLOAT: sb_double(sb, *(const double *)f); break;
     case CFG_BOOL: sb_printf(sb, "%s", *(const bool *)f ? "true" : "false"); break;
-    case CFG_STRING: sb_quoted(sb, (const char *)f); break;
+    case CFG_STRING: sb_yaml_string(sb, (const char *)f); break;
     case CFG_ENUM: sb_printf(sb, "%s", config_choice_name(k->path, *(const int *)f)); break;
     case CFG_INT_LIST:
     case CFG_ENUM_LIST: {

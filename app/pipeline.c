@@ -14,7 +14,10 @@
 
 kdt_status pipeline_open(pipeline *p, const pipeline_request *req) {
     memset(p, 0, sizeof *p);
-    if (!(p->cfg = malloc(sizeof *p->cfg))) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    if (!(p->cfg = malloc(sizeof *p->cfg))) {
+        log_error("out of memory");
+        return KDT_ERR_NOMEM;
+    }
     *p->cfg = *req->cfg;
     const kdt_config *cfg = p->cfg;
     kdt_status s = KDT_OK;

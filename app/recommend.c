@@ -1,6 +1,9 @@
-// Writing and reading recommended.yaml.
+// Writing and reading recommended.yaml. The reader takes the file as untrusted: a regular file of
+// bounded size, nesting refused past what the format has (before libyaml builds a document),
+// every value checked as the config checks it.
 #include "app/recommend.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +107,17 @@ static const char *scalar(yaml_node_t *n) {
     return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
 }
 
+// A participant number: a decimal integer in [0, CFG_LIST_MAX).
+static bool participant_id(const char *text, int *out) {
+    if (!text || !*text) return false;
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (*end || errno || v < 0 || v >= CFG_LIST_MAX) return false;
+    *out = (int)v;
+    return true;
+}
+
 static kdt_status entry_setting(const char *path, yaml_document_t *doc, yaml_node_t *e,
                                 recommend_setting *out) {
     kdt_config *tmp = malloc(sizeof *tmp); // validate the values as config overrides would
@@ -128,23 +142,68 @@ static kdt_status entry_setting(const char *path, yaml_document_t *doc, yaml_nod
     if (!s && (!student || !teacher))
         s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu: the pair's entry has no student or teacher", path,
                      e->start_mark.line + 1);
+    int sid = -1, tid = -1;
+    if (!s && (!participant_id(student, &sid) || !participant_id(teacher, &tid)))
+        s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu: the pair's student and teacher must be participant "
+                     "numbers 0..%d", path, e->start_mark.line + 1, CFG_LIST_MAX - 1);
     if (!s) {
         out->temperature = tmp->kd.temperature;
         out->alpha = tmp->kd.alpha;
         out->transfer_set = tmp->kd.transfer_set;
         out->position = tmp->kd.position;
-        out->student = atoi(student);
-        out->teacher = atoi(teacher);
+        out->student = sid;
+        out->teacher = tid;
     }
     free(tmp);
+    return s;
+}
+
+// recommended.yaml nests a list of pairs, each a mapping holding a list: far less than this.
+enum { RECOMMEND_MAX_DEPTH = 16 };
+#define RECOMMEND_MAX_BYTES ((size_t)64 << 20)
+
+// Refuses nesting deeper than RECOMMEND_MAX_DEPTH from libyaml's event stream, which stops there.
+static kdt_status check_depth(const char *path, const char *text, size_t len) {
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    kdt_status s = KDT_OK;
+    for (int depth = 0;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu:%zu: malformed YAML: %s", path,
+                         parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                         parser.problem ? parser.problem : "?");
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        yaml_mark_t mark = ev.start_mark;
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT) break;
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > RECOMMEND_MAX_DEPTH) {
+                s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu:%zu: nested deeper than %d levels: not a kdtune "
+                             "recommended.yaml", path, mark.line + 1, mark.column + 1,
+                             RECOMMEND_MAX_DEPTH);
+                break;
+            }
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+    }
+    yaml_parser_delete(&parser);
     return s;
 }
 
 kdt_status recommend_read(const char *path, int i, int j, recommend_setting *out) {
     char *text;
     size_t len;
-    kdt_status s = fs_read_all(path, &text, &len);
+    kdt_status s = fs_read_all_limited(path, RECOMMEND_MAX_BYTES, &text, &len);
     if (s) return s;
+    if ((s = check_depth(path, text, len))) {
+        free(text);
+        return s;
+    }
     yaml_parser_t parser;
     yaml_document_t doc;
     yaml_parser_initialize(&parser);

@@ -272,12 +272,16 @@ static kdt_status lock_run_dir(setup *s) {
     kdt_status st = fs_mkdir_p(s->run_dir);
     if (!st) st = fs_join(path, sizeof path, s->run_dir, "lock");
     if (st) return st;
-    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666); // never through a link
     if (s->lock_fd < 0) return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
         return kdt_fail(KDT_ERR_STATE, "%s is in use by another kdtune command; wait for it to finish, "
                         "or use another run directory (-o)", s->run_dir);
-    return KDT_OK;
+    // Held alone now: temporaries of atomic writes left by a killed command are stale.
+    static const char *const dirs[] = {"", "participants", "partition", "plots"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0] && !st; i++)
+        if (!(st = fs_join(path, sizeof path, s->run_dir, dirs[i]))) st = fs_remove_stale_temps(path, NULL);
+    return st;
 }
 
 kdt_status setup_open_run_dir(setup *s, const kdt_config *cfg) {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/fs.h"
 #include "common/log.h"
@@ -28,9 +29,11 @@ void raw_images_free(raw_images *r) {
     memset(r, 0, sizeof *r);
 }
 
+// Present: anything by that name (a FIFO or device too, which the reader then refuses by name
+// rather than treating the file as missing).
 static bool is_file(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 // dir, or dir/subdir when the files are there instead (the archive extracted in place).
@@ -47,10 +50,15 @@ static const char *cifar_resolve_dir(char *buf, size_t cap, const char *dir, con
 static kdt_status cifar_read_file(const char *path, const cifar_format *f, raw_images *out,
                                   int cap) {
     const long rec = f->label_bytes + CIFAR_PIXELS;
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s; set data.path to the folder of %s",
-                        path, strerror(errno), f->archive);
+    // A regular file only: a FIFO would block, /dev/zero never end.
+    int fd;
+    if (fs_open_regular(path, 0, &fd) != KDT_OK)
+        return kdt_fail(KDT_ERR_IO, "%s; set data.path to the folder of %s", kdt_errmsg(), f->archive);
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        close(fd);
+        return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
     struct stat st;
     if (fstat(fileno(fp), &st) != 0) {
         fclose(fp);
@@ -134,7 +142,16 @@ static kdt_status cifar_read_split(const char *dir, const cifar_format *f, const
         return kdt_fail(KDT_ERR_IO, "%s: missing while %s is present: the %s split is incomplete; "
                         "re-extract %s", paths[first_missing], paths[first_present], f->name,
                         f->archive);
-    int cap = nfiles * f->records_per_file;
+    // Room for the records the files hold (at most the official count each), not for the
+    // official count: a short file costs what it holds. cifar_read_file checks again on the open file.
+    int cap = 0;
+    const long rec = f->label_bytes + CIFAR_PIXELS;
+    for (int i = 0; i < nfiles; i++) {
+        struct stat st;
+        long long whole = stat(paths[i], &st) == 0 && S_ISREG(st.st_mode) ? st.st_size / rec : 0;
+        cap += (int)(whole < f->records_per_file ? whole : f->records_per_file);
+    }
+    if (cap < 1) cap = 1;
     out->x = malloc((size_t)cap * CIFAR_PIXELS);
     out->y = malloc((size_t)cap * sizeof *out->y);
     if (!out->x || !out->y) {

@@ -1,8 +1,11 @@
 // MNIST and Fashion-MNIST IDX readers, raw or gzip: zlib's gzopen/gzread read both (a file
 // without the gzip header passes through unchanged). Headers are big-endian: magic 2051
 // (0x00000803: unsigned bytes, 3 dimensions) then count, rows, cols for images; magic 2049
-// (0x00000801) then count for labels. Every size, count and label is checked.
+// (0x00000801) then count for labels. Every size, count and label is checked, and the header's
+// declared size bounds what is read: a small .gz that inflates to gigabytes is read only as far as
+// the header promises (IDX_MAX_BYTES at most), and anything after that is refused unread.
 #include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +15,10 @@
 #include "common/fs.h"
 #include "data/loaders.h"
 
-enum { IDX_IMAGES_MAGIC = 2051, IDX_LABELS_MAGIC = 2049, IDX_MAX_SIDE = 4096,
+enum { IDX_IMAGES_MAGIC = 2051, IDX_LABELS_MAGIC = 2049, IDX_MAX_SIDE = 1024,
        IDX_MAX_COUNT = 10000000, IDX_CLASSES = 10 };
+// The most image bytes an IDX file may declare (1 GiB; MNIST's training set has 47 MB).
+#define IDX_MAX_BYTES ((size_t)1 << 30)
 
 static const char *idx_hint(const char *name) {
     return strcmp(name, "fashion_mnist") == 0
@@ -21,9 +26,11 @@ static const char *idx_hint(const char *name) {
                : "get the files from http://yann.lecun.com/exdb/mnist/ (or a mirror)";
 }
 
+// Present: anything by that name (a FIFO or device too, which the reader then refuses by name
+// rather than treating the file as missing).
 static bool is_file(const char *path) {
     struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
 // The path of base or base.gz under dir, whichever exists (raw first); false when neither does.
@@ -72,23 +79,33 @@ static kdt_status idx_read_exact(gzFile g, const char *path, void *buf, size_t n
     return idx_read_some(g, path, buf, n, what, name, NULL);
 }
 
-// Nothing may follow the declared data.
+// Nothing may follow the declared data. What follows is counted up to 1 MiB and no further, so a
+// gzip bomb appended after valid data is never inflated.
 static kdt_status idx_expect_end(gzFile g, const char *path, size_t declared, const char *name) {
+    enum { LOOK = 1 << 20 };
     char extra[4096];
     size_t more = 0;
     int r;
-    while ((r = gzread(g, extra, sizeof extra)) > 0) more += (size_t)r;
+    while (more <= LOOK && (r = gzread(g, extra, sizeof extra)) > 0) more += (size_t)r;
     if (more > 0)
         return kdt_fail(KDT_ERR_FORMAT,
-                        "%s: oversized: %zu bytes follow the %zu bytes the header declares; "
+                        "%s: oversized: %s%zu bytes follow the %zu bytes the header declares; "
                         "is the header's count wrong or two files concatenated? %s",
-                        path, more, declared, idx_hint(name));
+                        path, more > LOOK ? "more than " : "", more > LOOK ? (size_t)LOOK : more,
+                        declared, idx_hint(name));
     return KDT_OK;
 }
 
+// Opens a regular file (a FIFO or device is refused without blocking) and hands it to zlib.
 static kdt_status idx_open(gzFile *g, const char *path) {
-    *g = gzopen(path, "rb");
-    if (!*g) return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
+    kdt_status s = fs_open_regular(path, 0, &fd);
+    if (s) return s;
+    *g = gzdopen(fd, "rb");
+    if (!*g) {
+        close(fd);
+        return kdt_fail(KDT_ERR_NOMEM, "%s: cannot open: out of memory", path);
+    }
     return KDT_OK;
 }
 
@@ -117,7 +134,13 @@ static kdt_status idx_read_images(const char *path, const char *name, raw_images
                         cols > IDX_MAX_SIDE))
         s = kdt_fail(KDT_ERR_FORMAT, "%s: implausible header: %u images of %ux%u; %s", path, n, rows,
                      cols, idx_hint(name));
-    size_t bytes = (size_t)n * rows * cols;
+    // Each factor is bounded above, so the product fits in 64 bits; it must also fit the cap.
+    uint64_t declared = (uint64_t)n * rows * cols;
+    if (s == KDT_OK && declared > IDX_MAX_BYTES)
+        s = kdt_fail(KDT_ERR_FORMAT, "%s: implausible header: %u images of %ux%u would be %llu bytes, "
+                     "more than the %zu an IDX file may hold here; %s", path, n, rows, cols,
+                     (unsigned long long)declared, IDX_MAX_BYTES, idx_hint(name));
+    size_t bytes = s == KDT_OK ? (size_t)declared : 0;
     // Grown as the data arrives, so that a damaged header declaring a huge count gives
     // "truncated" rather than an allocation of what the file never holds.
     size_t have = 0, cap = 0;

@@ -303,7 +303,11 @@ void partition_class_proportions(double *props, const partition *p, const datase
 double partition_label_skew(const partition *p, const dataset *pool) {
     int K = pool->classes;
     double *global = calloc((size_t)K, sizeof *global), *props = malloc((size_t)K * sizeof *props);
-    KDT_ASSERT(global && props);
+    if (!global || !props) { // only a figure for the log: no reason to stop the run
+        free(global);
+        free(props);
+        return NAN;
+    }
     for (int i = 0; i < pool->n; i++) global[pool->y[i]] += 1.0 / pool->n;
     double sum = 0;
     for (int c = 0; c < p->participants; c++) {

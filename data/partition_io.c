@@ -10,12 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "common/fs.h"
 #include "data/partition.h"
 
-enum { PART_VERSION = 1, PART_HEADER = 8 + 5 * 4, PART_MAX_PARTICIPANTS = 1 << 20 };
+enum { PART_VERSION = 1, PART_HEADER = 8 + 5 * 4, PART_MAX_PARTICIPANTS = 1 << 20,
+       PART_MAX_POOL = 1 << 28 }; // pool_n sizes an allocation: bound it before trusting it
 static const char PART_MAGIC[8] = {'K', 'D', 'T', 'P', 'A', 'R', 'T', '\0'};
 
 static void put32(unsigned char *b, uint32_t v) {
@@ -126,7 +128,22 @@ kdt_status partition_load(const char *path_in, partition *out) {
     }
     char *data;
     size_t len;
-    kdt_status s = fs_read_all(path, &data, &len);
+    // The size the header declares bounds the read (checked again below); without a header, the
+    // largest file a plausible header could declare.
+    size_t most = PART_HEADER + 4 * ((size_t)PART_MAX_PARTICIPANTS + PART_MAX_POOL) + 4;
+    int fd;
+    kdt_status s = fs_open_regular(path, 0, &fd);
+    if (s != KDT_OK) return kdt_fail_context(s, "reading a saved partition (partition.file)");
+    unsigned char head[PART_HEADER];
+    if (read(fd, head, sizeof head) == (ssize_t)sizeof head && memcmp(head, PART_MAGIC, 8) == 0) {
+        size_t declared = PART_HEADER + 4 * ((size_t)get32(head + 12) + get32(head + 24)) + 4;
+        if (declared < most) most = declared + 1; // one more byte tells "oversized"
+    }
+    close(fd);
+    s = fs_read_all_limited(path, most, &data, &len);
+    if (s == KDT_ERR_FORMAT && strstr(kdt_errmsg(), "more than the"))
+        return kdt_fail(KDT_ERR_FORMAT, "%s: oversized: more bytes than the header declares; "
+                        "re-create it with `kdtune partition`", path);
     if (s != KDT_OK) return kdt_fail_context(s, "reading a saved partition (partition.file)");
     const unsigned char *b = (const unsigned char *)data;
     const char *redo = "re-create it with `kdtune partition` or point partition.file at another run's "
@@ -138,7 +155,7 @@ kdt_status partition_load(const char *path_in, partition *out) {
              total = get32(b + 24);
     if (version != PART_VERSION)
         FAIL("%s: version %u, this kdtune reads version %d; %s", path, version, PART_VERSION, redo);
-    if (P == 0 || P > PART_MAX_PARTICIPANTS || K == 0 || K > 100000 || pool_n > 0x7fffffff || total > pool_n)
+    if (P == 0 || P > PART_MAX_PARTICIPANTS || K == 0 || K > 100000 || pool_n > PART_MAX_POOL || total > pool_n)
         FAIL("%s: implausible header (%u participants, pool of %u, %u classes, %u indices); %s", path, P,
              pool_n, K, total, redo);
     size_t want = PART_HEADER + 4 * ((size_t)P + total) + 4;

@@ -82,6 +82,7 @@ kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_s
     int P = spec->participants, K = splits->pool->classes;
     if (!f) goto nomem;
     f->spec = *spec;
+    f->spec.checkpoint_dir = NULL; // the caller's string, never freed here (a copy is made below)
     f->splits = splits;
     f->part = part;
     f->classes = K;
@@ -143,12 +144,10 @@ double kd_evaluate_images(model *m, const dataset *d, const int *idx, int n, flo
     int B = model_max_batch(m), K = d->classes, ex = dataset_example_size(d);
     if (!idx) n = d->n;
     int right = 0;
-    int *hit = calloc((size_t)K * 2, sizeof *hit), *pred = malloc(sizeof *pred * (size_t)B);
-    if (!hit || !pred) {
-        free(hit);
-        free(pred);
-        return NAN; // out of memory for a few ints: the caller sees no accuracy
-    }
+    // On the stack, so that scoring cannot fail: an out-of-memory here used to become a NaN
+    // accuracy, journaled as a failed evaluation. K <= 1024 classes, B <= 4096 (the config's bounds).
+    KDT_ASSERT(K >= 1 && K <= 1024 && B >= 1 && B <= 4096);
+    int hit[2 * 1024] = {0}, pred[4096];
     if (correct) memset(correct, 0, kd_bitset_bytes(d->n));
     for (int start = 0; start < n; start += B) {
         int b = n - start < B ? n - start : B;
@@ -170,8 +169,6 @@ double kd_evaluate_images(model *m, const dataset *d, const int *idx, int n, flo
     }
     if (class_acc)
         for (int k = 0; k < K; k++) class_acc[k] = hit[K + k] ? (double)hit[k] / hit[K + k] : NAN;
-    free(hit);
-    free(pred);
     return n ? (double)right / n : NAN;
 }
 
@@ -302,8 +299,10 @@ static kdt_status prepare_one(kd_federation *f, int c) {
         snprintf(name, sizeof name, "p%d.ckpt", c);
         if ((s = fs_join(path, sizeof path, dir, name))) return s;
         if (fs_exists(path)) {
-            if (model_load(f->models[c], path) == KDT_OK) p->from_checkpoint = true;
-            else log_warn("%s; retraining participant %d", kdt_errmsg(), c);
+            kdt_status ls = model_load(f->models[c], path);
+            if (ls == KDT_OK) p->from_checkpoint = true;
+            else if (ls == KDT_ERR_FORMAT) log_warn("%s; retraining participant %d", kdt_errmsg(), c);
+            else return ls; // out of memory, or not a regular file: never overwrite it for that
         }
     }
     if (!p->from_checkpoint) {

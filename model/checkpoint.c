@@ -9,7 +9,10 @@
 //   u32 count    of tensors, then per tensor:
 //     u32 name length, name bytes, u32 ndim, u32 shape[ndim], f32 data[numel]
 //   u32 crc32    (zlib) of every byte before it
+// A checkpoint is read only as a regular file and never beyond the size the model needs; a tensor
+// holding NaN or Inf is refused (a diverged or doctored model would poison every evaluation).
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 
 static const char MAGIC[8] = {'K', 'D', 'T', 'C', 'K', 'P', 'T', '\0'};
 enum { CKPT_VERSION = 1, HEADER_BYTES = 8 + 4 + 8, SPEC_WORDS = 6 + MODEL_MAX_HIDDEN };
+#define CKPT_MIN_LIMIT ((size_t)1 << 29) // what model_load reads at most for a small model
 
 static uint32_t crc_of(const unsigned char *p, size_t n) {
     uLong c = crc32(0L, Z_NULL, 0);
@@ -208,7 +212,19 @@ static kdt_status read_tensors(model *m, reader r, const char *path, bool copy) 
         if ((size_t)(r.end - r.p) < bytes)
             return kdt_fail(KDT_ERR_FORMAT, "%s: corrupted checkpoint: data of '%s' runs past "
                             "the end", path, name);
-        if (copy) memcpy(m->params + t->off, r.p, bytes);
+        if (copy) {
+            memcpy(m->params + t->off, r.p, bytes);
+        } else {
+            for (size_t k = 0; k < t->numel; k++) {
+                float v;
+                memcpy(&v, r.p + 4 * k, 4);
+                if (!isfinite(v))
+                    return kdt_fail(KDT_ERR_FORMAT, "%s: tensor '%s' holds a non-finite value (%s at "
+                                    "element %zu): the model diverged or the file was altered; "
+                                    "re-create it (remove it and run `kdtune pretrain`)", path,
+                                    name, isnan(v) ? "NaN" : "Inf", k);
+            }
+        }
         r.p += bytes;
     }
     if (r.p != r.end)
@@ -220,7 +236,10 @@ static kdt_status read_tensors(model *m, reader r, const char *path, bool copy) 
 kdt_status model_load(model *m, const char *path) {
     char *data;
     size_t len;
-    kdt_status st = fs_read_all(path, &data, &len);
+    // The model's own checkpoint has exactly file_bytes(m). Room is left for another model's
+    // checkpoint (to say "architecture mismatch"), but a huge file is refused unread.
+    size_t need = file_bytes(m), limit = need > CKPT_MIN_LIMIT / 2 ? 2 * need : CKPT_MIN_LIMIT;
+    kdt_status st = fs_read_all_limited(path, limit, &data, &len);
     if (st != KDT_OK) return kdt_fail_context(st, "loading checkpoint");
     model_spec spec;
     reader r;

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/timer.h"
 #include "model/gemm.h"
@@ -150,6 +151,96 @@ static float *alloc_floats(size_t n) {
     return p;
 }
 
+// Plans m (tables only, nothing large allocated): layers, tensors and the workspace size.
+static bool plan(model *m) {
+    if (!model_build_arch(m)) return false;
+    for (int i = 0; i < m->n_named; i++)
+        if (m->named[i].is_buffer) m->named[i].off += m->n_params;
+    mark_overwritten_grads(m);
+    // workspace: the largest im2col, then logits (B, K) and the transposed dlogits
+    for (int i = 0; i < m->n_layers; i++) {
+        const layer *l = &m->layers[i];
+        if (l->kind != LAYER_CONV) continue;
+        size_t ws = conv2d_workspace_floats(m->max_batch, l->C, l->OC, l->OH, l->OW, l->k, l->k,
+                                            l->stride, l->pad);
+        if (ws > m->n_ws) m->n_ws = ws;
+    }
+    return true;
+}
+
+static size_t logits_offset(const model *m) { return (m->n_ws + 15) / 16 * 16; }
+
+// Bytes of the four allocations of a planned model. Every size is a size_t from inputs bounded by
+// model_spec_validate, so the sums cannot wrap on a 64-bit machine; checked anyway.
+static bool planned_bytes(const model *m, size_t *bytes) {
+    size_t K = (size_t)m->spec.num_classes, B = (size_t)m->max_batch;
+    size_t parts[] = {m->n_params, m->n_buffers, m->n_params, m->n_act_floats, m->n_act_floats,
+                      m->n_stats, logits_offset(m), K * B};
+    size_t floats = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (parts[i] > SIZE_MAX / 8 - floats) return false;
+        floats += parts[i];
+    }
+    *bytes = floats * sizeof(float) + 4 * 64; // and the alignment of each allocation
+    return true;
+}
+
+size_t model_memory_limit(void) {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return SIZE_MAX;
+    return (size_t)pages * (size_t)page;
+}
+
+// The spec in words, for messages: "mlp (hidden 128 64) for 1x16x16 inputs".
+static void describe(char *out, size_t cap, const model_spec *s) {
+    int n = snprintf(out, cap, "%s", arch_names[s->arch]);
+    if (s->arch == MODEL_MLP && n > 0 && (size_t)n < cap) {
+        n += snprintf(out + n, cap - (size_t)n, " (hidden");
+        for (int i = 0; i < s->num_hidden && n > 0 && (size_t)n < cap; i++)
+            n += snprintf(out + n, cap - (size_t)n, " %d", s->hidden[i]);
+        if (n > 0 && (size_t)n < cap) n += snprintf(out + n, cap - (size_t)n, ")");
+    }
+    if (n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, " for %dx%dx%d inputs", s->in_c, s->in_h, s->in_w);
+}
+
+// Refuses a model larger than the machine before anything is allocated, naming the bytes.
+static kdt_status check_fits(const model *m, size_t *bytes_out) {
+    char what[256];
+    describe(what, sizeof what, &m->spec);
+    size_t bytes;
+    if (!planned_bytes(m, &bytes))
+        return kdt_fail(KDT_ERR_CONFIG, "model %s: its size overflows; use a smaller model", what);
+    if (bytes_out) *bytes_out = bytes;
+    size_t limit = model_memory_limit();
+    if (bytes > limit)
+        return kdt_fail(KDT_ERR_CONFIG, "model %s: needs %.1f MiB (%zu parameters: %.1f MiB with "
+                        "their gradients; activations for batch %d: %.1f MiB), more than this "
+                        "machine's %.1f MiB of memory; use a smaller model or batch",
+                        what, (double)bytes / 1048576.0, m->n_params,
+                        8.0 * (double)m->n_params / 1048576.0, m->max_batch,
+                        8.0 * (double)m->n_act_floats / 1048576.0, (double)limit / 1048576.0);
+    return KDT_OK;
+}
+
+kdt_status model_bytes_needed(const model_spec *spec, int max_batch, size_t *bytes) {
+    *bytes = 0;
+    kdt_status s = model_spec_validate(spec);
+    if (s) return s;
+    if (max_batch < 1) return kdt_fail(KDT_ERR_CONFIG, "model: max batch %d must be at least 1", max_batch);
+    model *m = calloc(1, sizeof *m);
+    if (!m) return kdt_fail(KDT_ERR_NOMEM, "model: out of memory");
+    m->spec = *spec;
+    m->max_batch = max_batch;
+    if (!plan(m)) s = KDT_ERR_CONFIG;
+    char what[256];
+    describe(what, sizeof what, spec);
+    if (!s && !planned_bytes(m, bytes))
+        s = kdt_fail(KDT_ERR_CONFIG, "model %s: its size overflows; use a smaller model", what);
+    model_destroy(m);
+    return s;
+}
+
 model *model_create(const model_spec *spec, int max_batch) {
     if (model_spec_validate(spec) != KDT_OK) return NULL;
     if (max_batch < 1) {
@@ -164,31 +255,23 @@ model *model_create(const model_spec *spec, int max_batch) {
     }
     m->spec = *spec;
     m->max_batch = max_batch;
-    if (!model_build_arch(m)) {
+    size_t bytes = 0;
+    if (!plan(m) || check_fits(m, &bytes) != KDT_OK) {
         model_destroy(m);
         return NULL;
     }
-    for (int i = 0; i < m->n_named; i++)
-        if (m->named[i].is_buffer) m->named[i].off += m->n_params;
-    mark_overwritten_grads(m);
-
-    // workspace: the largest im2col, then logits (B, K) and the transposed dlogits
-    for (int i = 0; i < m->n_layers; i++) {
-        const layer *l = &m->layers[i];
-        if (l->kind != LAYER_CONV) continue;
-        size_t ws = conv2d_workspace_floats(max_batch, l->C, l->OC, l->OH, l->OW, l->k, l->k,
-                                            l->stride, l->pad);
-        if (ws > m->n_ws) m->n_ws = ws;
-    }
-    size_t K = (size_t)spec->num_classes, logits_off = (m->n_ws + 15) / 16 * 16;
+    size_t K = (size_t)spec->num_classes, logits_off = logits_offset(m);
     m->params = alloc_floats(m->n_params + m->n_buffers);
     m->grads = alloc_floats(m->n_params);
     m->acts_mem = alloc_floats(2 * m->n_act_floats + m->n_stats);
     m->ws = alloc_floats(logits_off + K * (size_t)max_batch);
     if (!m->params || !m->grads || !m->acts_mem || !m->ws) {
-        kdt_fail(KDT_ERR_NOMEM, "model %s: out of memory for batch %d (%.1f MiB of activations); "
-                 "use a smaller batch", model_arch_name(spec->arch), max_batch,
-                 2.0 * (double)m->n_act_floats * 4.0 / 1048576.0);
+        char what[256];
+        describe(what, sizeof what, spec);
+        kdt_fail(KDT_ERR_NOMEM, "model %s: out of memory for %.1f MiB (parameters and gradients "
+                 "%.1f MiB, activations for batch %d %.1f MiB); use a smaller model or batch", what,
+                 (double)bytes / 1048576.0, 8.0 * (double)m->n_params / 1048576.0, max_batch,
+                 8.0 * (double)m->n_act_floats / 1048576.0);
         model_destroy(m);
         return NULL;
     }

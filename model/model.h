@@ -112,5 +112,13 @@ void model_print_profile(const model *m, void *file /* FILE * */);
 // gradients, workspace (the optimizer's momentum buffers are the optimizer's).
 size_t model_memory_bytes(const model *m);
 
+// Bytes model_create(spec, max_batch) would allocate, computed without allocating them (for checks
+// of a config before anything is built). KDT_ERR_CONFIG on an invalid spec or a size that overflows.
+// model_create itself refuses (KDT_ERR_CONFIG, with the bytes) a model over model_memory_limit().
+kdt_status model_bytes_needed(const model_spec *spec, int max_batch, size_t *bytes);
+
+// The memory a model may take: this machine's physical memory.
+size_t model_memory_limit(void);
+
 // Multiply-adds of one image's forward pass (convolutions and linear layers).
 double model_forward_macs(const model *m);

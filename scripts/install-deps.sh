@@ -8,6 +8,10 @@ packages=(
   libopenblas-dev libgsl-dev libnlopt-dev libyaml-dev zlib1g-dev libjansson-dev
   libcmocka-dev gnuplot-nox python3 python3-yaml
 )
+# Fuzzing only (fuzz/run.sh): clang, libFuzzer's runtime and clang's OpenMP.
+if [ "${KDTUNE_FUZZ_DEPS:-0}" = 1 ]; then
+  packages+=(clang libclang-rt-14-dev libomp-dev)
+fi
 # Benchmarks and reference fixtures only: PyTorch 1.13 and NumPy.
 if [ "${KDTUNE_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(python3-torch python3-numpy)

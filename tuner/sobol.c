@@ -31,20 +31,36 @@ strategy_sobol *strategy_sobol_create(size_t d, uint64_t seed, const char *purpo
     return s;
 }
 
+static void next_point(strategy_sobol *s, double *p) {
+    gsl_qrng_get(s->q, p);
+    for (size_t j = 0; j < s->d; j++) {
+        p[j] += s->shift[j];
+        if (p[j] >= 1) p[j] -= 1;
+    }
+}
+
+// Point k without the cache: the sequence from its start (only when the cache cannot grow), then
+// the generator put back where the cache ends.
+static void point_uncached(strategy_sobol *s, size_t k, double *v) {
+    gsl_qrng_init(s->q);
+    for (size_t i = 0; i <= k; i++) next_point(s, v);
+    gsl_qrng_init(s->q);
+    double skip[40];
+    for (size_t i = 0; i < s->n; i++) next_point(s, skip);
+}
+
 void strategy_sobol_point(strategy_sobol *s, size_t k, double *v) {
     while (s->n <= k) {
         if (s->n == s->cap) {
             size_t cap = s->cap ? 2 * s->cap : 64;
             double *p = realloc(s->pts, cap * s->d * sizeof *p);
-            if (!p) abort(); // a few KB at most: treated like the stack
+            if (!p) { // out of memory: slower, the same point
+                point_uncached(s, k, v);
+                return;
+            }
             s->pts = p, s->cap = cap;
         }
-        double *p = s->pts + s->n * s->d;
-        gsl_qrng_get(s->q, p);
-        for (size_t j = 0; j < s->d; j++) {
-            p[j] += s->shift[j];
-            if (p[j] >= 1) p[j] -= 1;
-        }
+        next_point(s, s->pts + s->n * s->d);
         s->n++;
     }
     memcpy(v, s->pts + k * s->d, s->d * sizeof *v);
