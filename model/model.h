@@ -99,8 +99,9 @@ kdt_status model_load(model *m, const char *path);
 // Reads only the spec stored in a checkpoint (to create the matching model).
 kdt_status model_load_spec(const char *path, model_spec *spec);
 
-// Sets the engine's threads (n >= 1): OpenMP runs n threads and every GEMM is split over them,
-// each calling OpenBLAS single-threaded (model_create also makes OpenBLAS single-threaded).
+// Sets the engine's threads (n >= 1): OpenMP runs n threads that share every GEMM's blocks, each
+// calling OpenBLAS single-threaded (model_create also makes OpenBLAS single-threaded). Results are
+// bit-identical at any n, and when a model runs inside a parallel region (one thread each).
 void model_set_threads(int n);
 
 // Profiling for benchmarks: when on, forward and backward time every layer; model_print_profile
