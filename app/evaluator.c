@@ -73,7 +73,7 @@ static kdt_status create(evaluator **out, setup *s, const kdt_config *cfg, int w
     }
     if (!st && !(e->rounds = calloc((size_t)e->workers, sizeof *e->rounds))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory");
     for (int w = 0; !st && s && w < e->workers; w++)
-        if (!(e->rounds[w] = kd_round_create(s->fed))) st = kdt_fail(KDT_ERR_NOMEM, "out of memory for KD scratch");
+        st = kd_round_create(&e->rounds[w], s->fed);
     // Rounds on several threads only read the logit cache: fill it first.
     if (!st && s && e->workers > 1 && !cfg->kd.sgd.augment) st = kd_federation_cache_logits(s->fed);
     if (st) {

@@ -376,7 +376,7 @@ kdt_status setup_build_federation(setup *s, const kdt_config *cfg, int workers, 
         .recall_ctx = ctx,
     };
     double t0 = timer_now();
-    if (!(s->fed = kd_federation_create(&fs, &s->splits, &s->part))) st = KDT_ERR_NOMEM;
+    st = kd_federation_create(&s->fed, &fs, &s->splits, &s->part);
     // Over MPI the participants are shared out among the ranks.
     if (mpi_run_active()) return mpi_run_pretrain(s->fed, ckpt, st);
     if (!st) st = kd_federation_pretrain(s->fed);

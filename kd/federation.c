@@ -71,13 +71,12 @@ static int max_batch_of(const kd_federation_spec *s) {
     return b < 64 ? 64 : b; // evaluation runs in batches of at least 64
 }
 
-kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_splits *splits,
-                                    const partition *part) {
-    if (spec->participants < 1 || spec->participants > 64 || part->participants != spec->participants) {
-        kdt_fail(KDT_ERR_CONFIG, "the partition has %d participants, the federation %d (at most 64)",
-                 part->participants, spec->participants);
-        return NULL;
-    }
+kdt_status kd_federation_create(kd_federation **out, const kd_federation_spec *spec, const data_splits *splits,
+                                const partition *part) {
+    *out = NULL;
+    if (spec->participants < 1 || spec->participants > 64 || part->participants != spec->participants)
+        return kdt_fail(KDT_ERR_CONFIG, "the partition has %d participants, the federation %d (at most 64); "
+                        "set federation.participants to the partition's", part->participants, spec->participants);
     kd_federation *f = calloc(1, sizeof *f);
     int P = spec->participants, K = splits->pool->classes;
     if (!f) goto nomem;
@@ -97,8 +96,8 @@ kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_s
     if (spec->checkpoint_dir && !(f->spec.checkpoint_dir = strdup(spec->checkpoint_dir))) goto nomem;
     for (int c = 0; c < P; c++) {
         if (!(f->models[c] = model_create(&f->specs[c], max_batch_of(spec)))) {
-            kd_federation_destroy(f);
-            return NULL;
+            kd_federation_destroy(f); // model_create said why
+            return KDT_ERR_NOMEM;
         }
         if (!(f->info[c].class_test_acc = calloc((size_t)K, sizeof(double)))) goto nomem;
         partition_class_proportions(f->own_props + (size_t)c * K, part, splits->pool, c);
@@ -109,11 +108,11 @@ kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_s
             !(f->correct[KD_SPLIT_TEST][c] = calloc(kd_bitset_bytes(splits->test->n), 1)))
             goto nomem;
     }
-    return f;
+    *out = f;
+    return KDT_OK;
 nomem:
     kd_federation_destroy(f);
-    kdt_fail(KDT_ERR_NOMEM, "out of memory creating the federation");
-    return NULL;
+    return kdt_fail(KDT_ERR_NOMEM, "out of memory creating the federation");
 }
 
 void kd_federation_destroy(kd_federation *f) {

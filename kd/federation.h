@@ -73,8 +73,8 @@ static inline bool kd_bit(const uint8_t *bits, int i) { return (bits[i >> 3] >> 
 int kd_bitset_count(const uint8_t *bits, int n);
 
 // Copies the spec (not the data it points to, which must outlive the federation).
-kd_federation *kd_federation_create(const kd_federation_spec *spec, const data_splits *splits,
-                                    const partition *part);
+kdt_status kd_federation_create(kd_federation **out, const kd_federation_spec *spec, const data_splits *splits,
+                                const partition *part);
 void kd_federation_destroy(kd_federation *f);
 
 // Pre-trains every participant, or loads its checkpoint when a valid one for the same

@@ -65,7 +65,8 @@ static model *slot_model(kd_round *r, int cid, int role) {
     return a->m[role];
 }
 
-kd_round *kd_round_create(kd_federation *f) {
+kdt_status kd_round_create(kd_round **out, kd_federation *f) {
+    *out = NULL;
     kd_round *r = calloc(1, sizeof *r);
     if (!r) goto nomem;
     const kd_federation_spec *fs = kd_federation_spec_of(f);
@@ -130,12 +131,13 @@ kd_round *kd_round_create(kd_federation *f) {
         r->slot_of[c] = s;
         if (!slot_model(r, c, ROLE_STUDENT)) goto fail;
     }
-    return r;
+    *out = r;
+    return KDT_OK;
 nomem:
     kdt_fail(KDT_ERR_NOMEM, "out of memory preparing KD rounds");
 fail:
     kd_round_destroy(r);
-    return NULL;
+    return KDT_ERR_NOMEM;
 }
 
 void kd_round_use_cache(kd_round *r, bool on) { r->use_cache = on; }

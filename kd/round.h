@@ -80,7 +80,7 @@ typedef struct kd_round kd_round;
 // created on first use; optimizers; batch buffers and per-image outcomes. Rounds on different
 // kd_round objects share only read-only data (the federation's models and its logit cache,
 // which must be filled first: kd_federation_cache_logits), so they may run on several threads.
-kd_round *kd_round_create(kd_federation *f);
+kdt_status kd_round_create(kd_round **out, kd_federation *f);
 void kd_round_destroy(kd_round *r);
 
 // With the cache off, the teacher's (and the frozen student's) logits are recomputed for every

@@ -72,7 +72,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_kd: %s\n", kdt_errmsg());
         return 1;
     }
-    kd_round *r = kd_round_create(s.fed);
+    kd_round *r = NULL;
+    if (kd_round_create(&r, s.fed)) {
+        fprintf(stderr, "bench_kd: %s\n", kdt_errmsg());
+        return 1;
+    }
     const kd_federation_spec *fs = kd_federation_spec_of(s.fed);
     model *m = model_create(&fs->specs[1], cfg->kd.sgd.batch_size > 64 ? cfg->kd.sgd.batch_size : 64);
     sgd *opt = sgd_create(m, (float)cfg->kd.sgd.lr, (float)cfg->kd.sgd.momentum, (float)cfg->kd.sgd.weight_decay, false);

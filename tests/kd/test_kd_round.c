@@ -67,7 +67,8 @@ static kd_federation *federation_with(world *w, double kd_lr, int pretrain_epoch
         .checkpoint_dir = w->dir,
         .workers = 1,
     };
-    kd_federation *f = kd_federation_create(&fs, &w->splits, &w->part);
+    kd_federation *f = NULL;
+    assert_int_equal(kd_federation_create(&f, &fs, &w->splits, &w->part), KDT_OK);
     assert_non_null(f);
     assert_int_equal(kd_federation_pretrain(f), KDT_OK);
     return f;
@@ -92,7 +93,8 @@ static void teacher_lifts_a_student_that_lacks_classes(void **state) {
     const kd_participant *teacher = kd_federation_participant(f, 0), *student = kd_federation_participant(f, 1);
     printf("# teacher test accuracy %.3f, student %.3f (3 classes of 10)\n", teacher->test_acc, student->test_acc);
     assert_true(teacher->test_acc > student->test_acc + 0.05);
-    kd_round *r = kd_round_create(f);
+    kd_round *r = NULL;
+    assert_int_equal(kd_round_create(&r, f), KDT_OK);
     assert_non_null(r);
     kd_result res, again;
     kd_setting s = {.student = 1, .teacher = 0, .temperature = 4.0f, .alpha = 0.9f, .transfer = KD_UNLABELLED};
@@ -106,7 +108,8 @@ static void teacher_lifts_a_student_that_lacks_classes(void **state) {
     assert_int_equal(kd_round_run(r, &s, &again), KDT_OK);
     assert_true(again.val_gain == res.val_gain && again.test_gain == res.test_gain &&
                 again.forgetting == res.forgetting);
-    kd_round *r2 = kd_round_create(f);
+    kd_round *r2 = NULL;
+    assert_int_equal(kd_round_create(&r2, f), KDT_OK);
     assert_int_equal(kd_round_run(r2, &s, &again), KDT_OK);
     assert_true(again.test_gain == res.test_gain);
     // Every transfer set runs; student_data trains on the student's own three classes.
@@ -137,7 +140,8 @@ static void a_diverging_round_fails_cleanly(void **state) {
     world w;
     world_make(&w);
     kd_federation *f = federation(&w, 1e6); // an absurd KD learning rate
-    kd_round *r = kd_round_create(f);
+    kd_round *r = NULL;
+    assert_int_equal(kd_round_create(&r, f), KDT_OK);
     kd_result res;
     kd_setting s = {.student = 1, .teacher = 0, .temperature = 1.0f, .alpha = 0.5f, .transfer = KD_UNLABELLED};
     assert_int_equal(kd_round_run(r, &s, &res), KDT_OK);
@@ -209,7 +213,8 @@ static void methods_replicates_fidelity_and_outcomes(void **state) {
     world_make(&w);
     kd_federation *f = federation_with(&w, 0.05, 30, 3, false);
     const data_splits *sp = kd_federation_splits(f);
-    kd_round *r = kd_round_create(f);
+    kd_round *r = NULL;
+    assert_int_equal(kd_round_create(&r, f), KDT_OK);
     assert_non_null(r);
     const kd_setting base = {.student = 1, .teacher = 0, .temperature = 4.0f, .alpha = 0.7f, .transfer = KD_UNLABELLED};
     kd_result kd, res, again;
@@ -430,7 +435,8 @@ static void dml_is_the_same_at_one_and_two_threads(void **state) {
     world_make(&w);
     model_set_threads(1);
     kd_federation *f = federation_with(&w, 0.05, 30, 3, false);
-    kd_round *r = kd_round_create(f);
+    kd_round *r = NULL;
+    assert_int_equal(kd_round_create(&r, f), KDT_OK);
     kd_result one, two;
     for (int x = 0; x < 3; x++) {
         kd_setting s = {.student = 1, .teacher = 0, .temperature = 2.0f, .alpha = 0.5f,
@@ -454,7 +460,9 @@ static void rounds_on_threads_match_serial(model_arch arch) {
     world w;
     world_make_arch(&w, arch);
     kd_federation *f = federation_with(&w, 0.05, arch == MODEL_MLP ? 30 : 4, 2, true);
-    kd_round *r[2] = {kd_round_create(f), kd_round_create(f)};
+    kd_round *r[2] = {NULL, NULL};
+    assert_int_equal(kd_round_create(&r[0], f), KDT_OK);
+    assert_int_equal(kd_round_create(&r[1], f), KDT_OK);
     assert_non_null(r[0]);
     assert_non_null(r[1]);
     const kd_setting set[4] = {

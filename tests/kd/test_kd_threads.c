@@ -64,7 +64,8 @@ static void pretrain_into(world *w, const char *dir, int workers, int threads, d
         .checkpoint_dir = dir,
         .workers = workers,
     };
-    kd_federation *f = kd_federation_create(&fs, &w->splits, &w->part);
+    kd_federation *f = NULL;
+    assert_int_equal(kd_federation_create(&f, &fs, &w->splits, &w->part), KDT_OK);
     assert_non_null(f);
     assert_int_equal(kd_federation_pretrain(f), KDT_OK);
     for (int c = 0; c < P; c++) {
