@@ -8,6 +8,7 @@
 
 #include "common/text.h"
 #include "stats/eps.h"
+#include "tuner/compare.h"
 #include "kdtune_version.h"
 #include "common/fs.h"
 
@@ -65,7 +66,8 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
                                    size_t n, const store_recommendation *recs, size_t n_recs,
                                    const int *pair_of, const int *slot, int P) {
     int np = s->n_pairs;
-    double *best_so_far = NULL; // (np, len) row-major, NaN before the first success
+    double *values = NULL;      // (np, len) row-major: each pair's validation gains in order (NaN: failed)
+    double *best_so_far = NULL; // (np, len): their best so far (tuner/compare.c)
     int *evals = calloc((size_t)np, sizeof *evals);
     run_trials *runs = calloc((size_t)np * 3, sizeof *runs);
     if (!evals || !runs) goto nomem;
@@ -78,8 +80,8 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
         }
     for (int r = 0; r < np * 3; r++) runs[r].recommended = -1;
     best_so_far = malloc(sizeof *best_so_far * (size_t)np * (len ? len : 1));
-    if (!best_so_far) goto nomem;
-    for (size_t q = 0; q < (size_t)np * (len ? len : 1); q++) best_so_far[q] = NAN;
+    values = malloc(sizeof *values * (size_t)np * (len ? len : 1));
+    if (!best_so_far || !values) goto nomem;
     memset(evals, 0, sizeof *evals * (size_t)np);
     for (size_t t = 0; t < n; t++) {
         const store_eval *tr = &trials[t];
@@ -94,12 +96,11 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
             r->cap = cap;
         }
         r->items[r->n++] = tr;
-        // The pair's best validation gain seen so far, over all its runs.
-        double prev = evals[p] ? best_so_far[(size_t)p * len + evals[p] - 1] : NAN;
-        double now = tr->result.ok && (isnan(prev) || tr->result.val_gain > prev) ? tr->result.val_gain : prev;
-        best_so_far[(size_t)p * len + evals[p]] = now;
-        evals[p]++;
+        values[(size_t)p * len + evals[p]++] = tr->result.ok ? tr->result.val_gain : NAN;
     }
+    // The pair's best validation gain seen so far, over all its runs.
+    for (int p = 0; p < np; p++)
+        tuner_best_so_far(best_so_far + (size_t)p * len, values + (size_t)p * len, (size_t)evals[p], TUNER_MAXIMIZE);
     for (size_t q = 0; q < n_recs; q++) {
         const store_recommendation *rec = &recs[q];
         if (strcmp(rec->run.strategy, st->name) != 0) continue;
@@ -120,9 +121,11 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     double sum_evals = 0, sum_val = 0, sum_test = 0, sum_rv = 0, sum_rt = 0, sum_to = 0;
     double sum_points = 0;
     int pairs = 0, with_grid = 0, within = 0, reached = 0, points_n = 0;
-    // Closeness to the grid's pick is judged in whole validation images, not in floats.
+    // Closeness to the grid's pick is judged in whole validation images, not in floats: a gain
+    // difference of k images is within epsilon when k <= eps_images, that is when the difference is
+    // below (eps_images + 1/2) / n_val, safely between two whole numbers of images.
     int n_val = cfg_val_images(s);
-    long eps_images = (long)stats_eps_images(s->epsilon, (size_t)n_val);
+    double eps_gain = ((double)stats_eps_images(s->epsilon, (size_t)n_val) + 0.5) / n_val;
     st->curve = calloc(len ? (size_t)len : 1, sizeof *st->curve);
     if (!st->curve) goto nomem;
     st->curve_len = len;
@@ -150,15 +153,10 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
             with_grid++;
             sum_rv += g->result.val_gain - pick->result.val_gain;
             sum_rt += g->result.test_gain - pick->result.test_gain;
-            if (lround((g->result.val_gain - pick->result.val_gain) * n_val) <= eps_images) within++;
-            for (int e = 0; e < evals[p]; e++) {
-                double v = best_so_far[(size_t)p * len + e];
-                if (!isnan(v) && lround((g->result.val_gain - v) * n_val) <= eps_images) {
-                    sum_to += e + 1;
-                    reached++;
-                    break;
-                }
-            }
+            if (tuner_regret(pick->result.val_gain, g->result.val_gain, TUNER_MAXIMIZE) <= eps_gain) within++;
+            size_t to = tuner_evals_to_within(values + (size_t)p * len, (size_t)evals[p], g->result.val_gain, eps_gain,
+                                              TUNER_MAXIMIZE);
+            if (to) sum_to += (double)to, reached++;
         }
         const store_eval *d = s->pairs[p].deflt.best;
         if (d) {
@@ -181,6 +179,7 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     free(runs);
     free(evals);
     free(best_so_far);
+    free(values);
     return KDT_OK;
 nomem:
     if (runs)
@@ -188,6 +187,7 @@ nomem:
     free(runs);
     free(evals);
     free(best_so_far);
+    free(values);
     return kdt_fail(KDT_ERR_NOMEM, "out of memory computing the summary");
 }
 
@@ -549,7 +549,8 @@ void summary_print_table(const summary *s, FILE *out) {
     if (s->has_grid) row(out, "grid", &s->grid, false);
     for (int k = 0; k < s->n_strategies; k++) row(out, s->strategies[k].name, &s->strategies[k], x->available);
     fprintf(out, "  (untuned* = the best non-tuned approach: default T and alpha at the best method, transfer set and "
-                 "position by validation; worse than "
+                 "position by validation; a tuner's evals/pair include those settings, which it starts from for free; "
+                 "worse than "
                  "grid = pairs where the grid's pick is significantly better on test, Holm, level 0.05; within eps = "
                  "within %s points of the grid's pick on validation, in whole images)\n", eps);
     int failed = s->default_failures + s->grid.failures;
