@@ -10,6 +10,7 @@
 #include <yaml.h>
 
 #include "app/commands.h"
+#include "app/recommend.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/strbuf.h"
@@ -192,33 +193,14 @@ static void pairs_free(export_pair *pairs, int n) {
 
 static kdt_status read_recommended(const char *path, export_pair **out, int *n_out) {
     *out = NULL, *n_out = 0;
-    char *text;
-    size_t len;
-    kdt_status s = fs_read_all(path, &text, &len);
-    if (s) return kdt_fail_context(s, "run 'kdtune report -o RUN_DIR' first, or name the file with "
-                                   "--recommended");
-    yaml_parser_t parser;
     yaml_document_t doc;
-    yaml_parser_initialize(&parser);
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu:%zu: malformed YAML: %s", path,
-                     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                     parser.problem ? parser.problem : "?");
-        yaml_parser_delete(&parser);
-        free(text);
-        return s;
-    }
-    yaml_parser_delete(&parser);
-    free(text);
+    yaml_node_t *pairs;
+    kdt_status s = recommend_load(path, &doc, &pairs);
+    if (s == KDT_ERR_IO) return kdt_fail_context(s, "run 'kdtune report -o RUN_DIR' first, or name the file with "
+                                                 "--recommended");
+    if (s) return s;
     export_ctx c = {path, &doc};
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    yaml_node_t *w = map_get(&c, root, "alpha_weights"), *pairs = map_get(&c, root, "pairs");
-    if (!w || w->type != YAML_SCALAR_NODE || strcmp((const char *)w->data.scalar.value, "soft_target") != 0 ||
-        !pairs || pairs->type != YAML_SEQUENCE_NODE) {
-        s = kdt_fail(KDT_ERR_FORMAT, "%s: not a kdtune recommended.yaml (it needs 'alpha_weights: "
-                     "soft_target' and a 'pairs:' list); give the one 'kdtune report' writes", path);
-    } else {
+    {
         int n = (int)(pairs->data.sequence.items.top - pairs->data.sequence.items.start);
         *out = calloc((size_t)n + 1, sizeof **out);
         if (!*out) s = kdt_fail(KDT_ERR_NOMEM, "out of memory");

@@ -195,7 +195,7 @@ static kdt_status check_depth(const char *path, const char *text, size_t len) {
     return s;
 }
 
-kdt_status recommend_read(const char *path, int i, int j, recommend_setting *out) {
+kdt_status recommend_load(const char *path, yaml_document_t *doc, yaml_node_t **pairs) {
     char *text;
     size_t len;
     kdt_status s = fs_read_all_limited(path, RECOMMEND_MAX_BYTES, &text, &len);
@@ -205,10 +205,9 @@ kdt_status recommend_read(const char *path, int i, int j, recommend_setting *out
         return s;
     }
     yaml_parser_t parser;
-    yaml_document_t doc;
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-    if (!yaml_parser_load(&parser, &doc)) {
+    if (!yaml_parser_load(&parser, doc)) {
         s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu:%zu: malformed YAML: %s", path,
                      parser.problem_mark.line + 1, parser.problem_mark.column + 1,
                      parser.problem ? parser.problem : "?");
@@ -218,15 +217,22 @@ kdt_status recommend_read(const char *path, int i, int j, recommend_setting *out
     }
     yaml_parser_delete(&parser);
     free(text);
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    const char *weights = scalar(map_get(&doc, root, "alpha_weights"));
-    yaml_node_t *pairs = map_get(&doc, root, "pairs");
-    if (!weights || strcmp(weights, "soft_target") != 0 || !pairs || pairs->type != YAML_SEQUENCE_NODE) {
-        s = kdt_fail(KDT_ERR_FORMAT, "%s: not a kdtune recommended.yaml (no 'alpha_weights: "
-                     "soft_target' and 'pairs:' list)", path);
-        yaml_document_delete(&doc);
-        return s;
+    yaml_node_t *root = yaml_document_get_root_node(doc);
+    const char *weights = scalar(map_get(doc, root, "alpha_weights"));
+    *pairs = map_get(doc, root, "pairs");
+    if (!weights || strcmp(weights, "soft_target") != 0 || !*pairs || (*pairs)->type != YAML_SEQUENCE_NODE) {
+        yaml_document_delete(doc);
+        return kdt_fail(KDT_ERR_FORMAT, "%s: not a kdtune recommended.yaml (no 'alpha_weights: soft_target' and "
+                        "'pairs:' list); give the one `kdtune report` writes", path);
     }
+    return KDT_OK;
+}
+
+kdt_status recommend_read(const char *path, int i, int j, recommend_setting *out) {
+    yaml_document_t doc;
+    yaml_node_t *pairs;
+    kdt_status s = recommend_load(path, &doc, &pairs);
+    if (s) return s;
     s = kdt_fail(KDT_ERR_CONFIG, "%s: no recommendation for pair %d,%d", path, i, j);
     for (yaml_node_item_t *it = pairs->data.sequence.items.start; it < pairs->data.sequence.items.top; it++) {
         yaml_node_t *e = yaml_document_get_node(&doc, *it);

@@ -204,6 +204,16 @@ static double choice_index(const tuner_space *s, size_t i, const char *name) {
     return -1;
 }
 
+// A setting as a point of a KD space (the inverse of point_setting); a choice the space lacks is -1,
+// which tuner_space_contains refuses.
+static void setting_point(const tuner_space *space, const store_setting *set, double *x) {
+    x[P_TEMPERATURE] = set->temperature;
+    x[P_ALPHA] = set->alpha;
+    x[P_TRANSFER] = choice_index(space, P_TRANSFER, kd_transfer_name(set->transfer));
+    x[P_POSITION] = choice_index(space, P_POSITION, kd_position_name(set->position));
+    x[P_METHOD] = choice_index(space, P_METHOD, kd_method_name(set->method));
+}
+
 // Gives the tuner the run's evaluations that the store holds, at most `limit` of them (an
 // interrupted run continues; the grid's replicates follow its first pass and are not the tuner's).
 static kdt_status replay(evaluator *e, int worker, tuner *tn, const store_run *run, size_t limit) {
@@ -220,13 +230,8 @@ static kdt_status replay(evaluator *e, int worker, tuner *tn, const store_run *r
     tuner_record *rec = malloc(n * sizeof *rec);
     if (!xs || !rec) s = kdt_fail(KDT_ERR_NOMEM, "out of memory replaying a run");
     for (size_t k = 0; !s && k < n; k++) {
-        const store_setting *set = &lines[k].setting;
         double *x = xs + k * N_PARAMS;
-        x[P_TEMPERATURE] = set->temperature;
-        x[P_ALPHA] = set->alpha;
-        x[P_TRANSFER] = choice_index(space, P_TRANSFER, kd_transfer_name(set->transfer));
-        x[P_POSITION] = choice_index(space, P_POSITION, kd_position_name(set->position));
-        x[P_METHOD] = choice_index(space, P_METHOD, kd_method_name(set->method));
+        setting_point(space, &lines[k].setting, x);
         rec[k] = (tuner_record){x, lines[k].result.ok ? lines[k].result.val_gain : NAN, (size_t)lines[k].setting.replicate};
     }
     if (!s && (s = tuner_replay(tn, rec, n))) {
@@ -301,14 +306,9 @@ static kdt_status add_priors(evaluator *e, int worker, tuner *tn, const char *st
         double *xs = malloc(n * N_PARAMS * sizeof *xs), *values = malloc(n * sizeof *values);
         if (!xs || !values) s = kdt_fail(KDT_ERR_NOMEM, "out of memory gathering prior observations");
         for (size_t k = 0; !s && k < n; k++) {
-            const store_setting *set = &lines[k].setting;
             double *x = xs + m * N_PARAMS;
-            x[P_TEMPERATURE] = set->temperature;
-            x[P_ALPHA] = set->alpha;
-            x[P_TRANSFER] = choice_index(space, P_TRANSFER, kd_transfer_name(set->transfer));
-            x[P_POSITION] = choice_index(space, P_POSITION, kd_position_name(set->position));
-            x[P_METHOD] = choice_index(space, P_METHOD, kd_method_name(set->method));
-            if (lines[k].result.ok && set->replicate == 0 && tuner_space_contains(space, x))
+            setting_point(space, &lines[k].setting, x);
+            if (lines[k].result.ok && lines[k].setting.replicate == 0 && tuner_space_contains(space, x))
                 values[m++] = lines[k].result.val_gain;
         }
         if (!s && m) s = tuner_set_prior_observations(tn, xs, values, m);
