@@ -47,6 +47,9 @@ static void use_fast_openblas_kernels(char **argv) {
                        : __builtin_cpu_supports("avx2")  ? "Haswell"
                                                          : NULL;
     if (!want || setenv("OPENBLAS_CORETYPE", want, 1) != 0) return;
+    // The engine calls OpenBLAS from its own threads, one BLAS thread each (model/gemm.c): a pool
+    // of OpenBLAS threads made at load would only spin.
+    setenv("OPENBLAS_NUM_THREADS", "1", 0);
     execv("/proc/self/exe", argv); // returns only on failure: go on with the generic kernels
 }
 

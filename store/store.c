@@ -308,7 +308,6 @@ kdt_status store_open(store **out, const store_options *opt, const char *const *
     kdt_status st = fs_join(s->journal, sizeof s->journal, opt->run_dir, "trials.jsonl");
     if (!st) st = fs_join(s->outcomes_path, sizeof s->outcomes_path, opt->run_dir, "outcomes.bin");
     if (!st) st = load(s);
-    if (!st) st = outcomes_load(s);
     if (st) {
         store_close(s);
         return st;

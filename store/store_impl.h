@@ -36,6 +36,7 @@ struct store {
     index_map by_line;           // -> evals: (run, index)
     index_map by_rec;            // -> recs: (run, evaluations)
     size_t foreign;
+    bool outcomes_loaded;        // outcomes.bin is read on first use
     uint8_t *outcomes;           // the valid records of outcomes.bin (all identities), in file order
     size_t outcomes_len;
     size_t *outcome_offsets;     // this identity's records
