@@ -217,7 +217,8 @@ kdt_status significance_compute(summary *s, store *st, const store_eval *evals, 
     double *a = malloc((size_t)(np ? np : 1) * sizeof(double) * 2);
     const store_eval **cand = malloc(cap * sizeof *cand);
     bool *rej = malloc((size_t)(np ? np : 1) * sizeof *rej);
-    kdt_status rc = KDT_OK;
+    kdt_status rc = store_outcomes_ready(st);
+    if (rc) goto done;
     if (!se_val || !se_test || !p_default || !a || !cand || !rej) {
         rc = kdt_fail(KDT_ERR_NOMEM, "out of memory computing statistics");
         goto done;

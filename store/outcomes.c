@@ -235,6 +235,8 @@ static kdt_status ensure_loaded(store *s) {
     return st;
 }
 
+kdt_status store_outcomes_ready(store *s) { return ensure_loaded(s); }
+
 kdt_status store_append_outcomes(store *s, const store_setting *set, const store_outcomes *student,
                                  const store_outcomes *peer) {
     kdt_status ls = ensure_loaded(s);

@@ -104,6 +104,10 @@ typedef struct {
     int n_val, n_test;
 } store_outcomes;
 
+// Reads outcomes.bin (done on first use; call it first to see a read error, which the lookups
+// below can only report as "no outcomes").
+kdt_status store_outcomes_ready(store *s);
+
 // Records the outcomes of an evaluation after KD (the student's; for DML also its peer's, else
 // NULL), durably. Call it before store_append, so that a journal line implies its outcomes.
 kdt_status store_append_outcomes(store *s, const store_setting *set, const store_outcomes *student,
