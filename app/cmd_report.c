@@ -4,6 +4,7 @@
 
 #include "app/commands.h"
 #include "app/report.h"
+#include "app/setup.h"
 #include "common/fs.h"
 #include "common/log.h"
 
@@ -17,12 +18,20 @@ static int run(const cli_args *args) {
     kdt_config *cfg = malloc(sizeof *cfg);
     if (!cfg) return 1;
     kdt_status s = cli_load_config(&a, cfg);
+    // The run directory's lock, as every command that writes there takes it: a report never reads
+    // a journal that another command is appending to, and never writes beside it.
+    setup run = {.lock_fd = -1};
+    if (!s && !fs_exists(cfg->output.dir))
+        s = kdt_fail(KDT_ERR_USAGE, "%s: no such run directory; give the -o of a `kdtune run`, `grid` or `tune`",
+                     cfg->output.dir);
+    if (!s) s = setup_open_run_dir(&run, cfg);
     if (!s) {
         s = report_write(cfg->output.dir, cfg, stdout);
-        if (s) log_error("%s", kdt_errmsg());
-        else log_info("wrote %s/report.md, summary.json, recommended.yaml%s", cfg->output.dir,
-                      cfg->output.plots ? " and plots/" : "");
+        if (!s) log_info("wrote %s/report.md, summary.json, recommended.yaml%s", cfg->output.dir,
+                         cfg->output.plots ? " and plots/" : "");
     }
+    if (s) log_error("%s", kdt_errmsg());
+    setup_free(&run);
     free(cfg);
     return kdt_exit_code(s);
 }
