@@ -168,10 +168,11 @@ static char *report_markdown(const summary *s, const kdt_config *cfg, const char
                   transfer_name(cfg->kd.transfer_set), kd_position_name(cfg->kd.position),
                   s->n_pairs);
         md_points(&sb, s->default_mean_test);
-        sb_printf(&sb, " | | | | | %d | | |\n| best untuned (default T and alpha, best method, transfer set and position) | %d "
+        // The seven columns after the test gain: regrets, interval, worse than grid, failed, eps.
+        sb_printf(&sb, " | | | | %d | | |\n| best untuned (default T and alpha, best method, transfer set and position) | %d "
                   "| %.1f |", s->default_failures, s->n_pairs, s->untuned_evals);
         md_points(&sb, s->best_untuned_mean_test);
-        sb_printf(&sb, " | | | | | | | |\n");
+        sb_printf(&sb, " | | | | | | |\n");
     }
     const summary_statistics *x = &s->stats;
     if (s->has_grid) md_strategy_row(&sb, &s->grid, false);
