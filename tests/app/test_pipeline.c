@@ -230,9 +230,33 @@ static void damaged_checkpoint_and_foreign_config(void **state) {
     close(fd);
 }
 
+// Every row of report.md's first table has as many cells as its header.
+static void assert_report_table_even(void) {
+    char path[128];
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[4096];
+    int want = -1, rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (line[0] != '|') {
+            if (want >= 0) break; // the end of the first table
+            continue;
+        }
+        int bars = 0;
+        for (char *c = line; *c; c++) bars += *c == '|';
+        if (want < 0) want = bars;
+        else if (bars != want) fail_msg("report.md row with %d cells, header %d: %s", bars - 1, want - 1, line);
+        rows++;
+    }
+    fclose(f);
+    assert_true(rows >= 4);
+}
+
 static void summary_matches_the_journal(void **state) {
     (void)state;
     assert_int_equal(run("report", NULL, NULL), 0);
+    assert_report_table_even();
     char path[128];
     snprintf(path, sizeof path, "%s/summary.json", dir);
     json_t *sum = json_load_file(path, 0, NULL);
