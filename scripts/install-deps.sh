@@ -12,6 +12,11 @@ packages=(
 if [ "${KDTUNE_BENCH_DEPS:-0}" = 1 ]; then
   packages+=(python3-torch python3-numpy)
 fi
+# Real data for the study (experiments/run.sh fmnist sets it): Fashion-MNIST's IDX files under
+# /usr/share/datasets/fashion-mnist. Tests that use it skip, saying so, when it is absent.
+if [ "${KDTUNE_DATA_DEPS:-0}" = 1 ]; then
+  packages+=(dataset-fashion-mnist)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
