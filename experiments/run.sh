@@ -75,6 +75,8 @@ run_staged() { # name config grid-pairs tune-pairs "budgets" [overrides...]
     cp "$out"/partition/report.csv "$res"/partition_report.csv
     cp "$out"/participants/pretrain.csv "$res"/pretrain.csv
     cp "$out"/plots/*.png "$res"/plots/ 2>/dev/null || true
+    # The single evaluations (no per-image outcomes) for findings.py's tests over the grid.
+    /usr/bin/python3 experiments/findings.py --export "$out"/trials.jsonl "$res"/evaluations.csv
     cat > "$res"/RUN.md <<MD
 # $name${set:+ (tuner.budget=$b)}
 
@@ -90,8 +92,9 @@ MD
   echo "== $name: $((SECONDS - t0)) s"
 }
 
-# Fashion-MNIST pairs (see experiments/README.md): the grid on the disjoint pairs (i, i + 5), here
-# so that every participant appears once as either role and no pair is chosen by its outcome.
+# Fashion-MNIST pairs (see experiments/README.md): the grid and the tuners on disjoint pairs
+# (i, i + 5), i = 0, 1 (all five, i = 0..4, would take about 2.5 times as long), so that no
+# participant appears twice and no pair is chosen by its outcome.
 FMNIST_GRID_PAIRS=${FMNIST_GRID_PAIRS:-0-5,1-6}
 FMNIST_TUNE_PAIRS=${FMNIST_TUNE_PAIRS:-$FMNIST_GRID_PAIRS}
 FMNISTP_PAIRS=${FMNISTP_PAIRS:-0-1,2-3}
