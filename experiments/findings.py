@@ -138,7 +138,7 @@ def fmnist_tier():
               f"{pts(iod['points'])} {ci(iod['points_ci95'])} | {pts(iob['points'])} {ci(iob['points_ci95'])} | "
               f"{'-' if rg is None else f'{100 * rg:+.0f}%'} {relci(iob['ratio_ci95'])} |")
     print()
-    print("| run | strategy | paid evals/pair | test gain | test regret [95% CI] | worse than grid, Holm"
+    print("| run | strategy | evals/pair (6 of them free) | test gain | test regret [95% CI] | worse than grid, Holm"
           " | within 0.5 pt |")
     print("|---|---|---|---|---|---|---|")
     for path in paths:
