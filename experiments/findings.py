@@ -151,6 +151,16 @@ def fmnist_tier():
                   f"{pts(v['mean_test_regret'])} {ci(v.get('test_regret_ci95'))} | "
                   f"{v.get('pairs_significantly_worse_than_grid', '-')} of {v.get('pairs_tested_against_grid', '-')} | "
                   f"{pct(v['fraction_within_epsilon'])} |")
+    # The recommendations (recommended.yaml, read with PyYAML, which install-deps.sh installs).
+    import yaml
+    for path in paths:
+        name = os.path.basename(os.path.dirname(path))
+        rec = yaml.safe_load(open(os.path.join(os.path.dirname(path), "recommended.yaml")))
+        print()
+        print(f"{name}: recommendations")
+        for r in rec["pairs"]:
+            print(f"  pair {r['pair'][0]}-{r['pair'][1]}: {r['strategy']} T={r['temperature']:.2f} "
+                  f"alpha={r['alpha']:.2f} {r['transfer_set']} {r['position']}, test {pts(r['test_gain'])}")
     # Per-evaluation tests, from the grid's evaluations (each budget's folder has the same grid).
     seen = set()
     for path in paths:
@@ -183,6 +193,20 @@ def fmnist_tier():
             ties = sum(v[sets[a]] == v[sets[b]] for v in m)
             print(f"  {sets[a]} forgets more than {sets[b]} in {wins} of {len(m) - ties} matched settings "
                   f"(same pair, position, T, alpha; ties left out), sign test p = {sign_test(wins, len(m) - ties):.2g}")
+        pre = {r["participant"]: r for r in read_evaluations(os.path.join(os.path.dirname(path), "pretrain.csv"))}
+        print(f"{base}: participants of the grid's pairs (test accuracy on all classes / on its own classes)")
+        for p in pairs:
+            print("  " + ", ".join(f"participant {c}: {pct(float(pre[c]['test_accuracy']))} / "
+                                   f"{pct(float(pre[c]['own_test_accuracy']))}" for c in p))
+        print(f"{base}: best non-tuned setting (default T and alpha, val-best transfer set and position) against"
+              " the grid's pick, per pair (test gain, points)")
+        for p in pairs:
+            d = [r for r in read_evaluations(ev) if r["strategy"] == "default" and (r["pair_i"], r["pair_j"]) == p]
+            u = max(d, key=lambda r: float(r["val_gain"]))
+            g = max((r for r in grid if (r["pair_i"], r["pair_j"]) == p), key=lambda r: float(r["val_gain"]))
+            print(f"  pair {p[0]}-{p[1]}: untuned {u['transfer_set']} {u['position']} {pts(float(u['test_gain']))}; "
+                  f"grid T={g['temperature']} alpha={g['alpha']} {g['transfer_set']} {g['position']} "
+                  f"{pts(float(g['test_gain']))}; difference {pts(float(g['test_gain']) - float(u['test_gain']))}")
         print(f"{base}: position, the val-best setting of each position per pair (test gain, points)")
         for p in pairs:
             best = {}
