@@ -80,7 +80,7 @@ run_staged() { # name config grid-pairs tune-pairs "budgets" [overrides...]
     cat > "$res"/RUN.md <<MD
 # $name${set:+ (tuner.budget=$b)}
 
-Command (from the repository root): \`experiments/run.sh ${name%%-*} $*\`, which runs, in one run
+Command (from the repository root): \`experiments/run.sh $RUN_ARGS\`, which runs, in one run
 directory (one journal: the default phase and pre-training are shared, nothing is trained twice):
 
 $log
@@ -98,6 +98,8 @@ MD
 FMNIST_GRID_PAIRS=${FMNIST_GRID_PAIRS:-0-5,1-6}
 FMNIST_TUNE_PAIRS=${FMNIST_TUNE_PAIRS:-$FMNIST_GRID_PAIRS}
 FMNISTP_PAIRS=${FMNISTP_PAIRS:-0-1,2-3}
+
+RUN_ARGS="$*" # as typed, for RUN.md
 
 case "${1:-}" in
   small) run_one small experiments/small.yaml "${@:2}" ;;
