@@ -21,6 +21,11 @@ fi
 if [ "${KDTUNE_MPI_DEPS:-0}" = 1 ]; then
   packages+=(openmpi-bin libopenmpi-dev)
 fi
+# Real data for the study (experiments/run.sh fmnist sets it): Fashion-MNIST's IDX files under
+# /usr/share/datasets/fashion-mnist. Tests that use it skip, saying so, when it is absent.
+if [ "${KDTUNE_DATA_DEPS:-0}" = 1 ]; then
+  packages+=(dataset-fashion-mnist)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

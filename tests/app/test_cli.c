@@ -55,7 +55,7 @@ static void validate_prints_the_default(void **state) {
 // Every committed experiment config is valid.
 static void experiment_configs_validate(void **state) {
     (void)state;
-    const char *configs[] = {"default", "small", "mnist", "partitions", "cifar10_resnet18"};
+    const char *configs[] = {"default", "small", "mnist", "partitions", "cifar10_resnet18", "fmnist", "fmnist_partitions"};
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
         char args[128];
         snprintf(args, sizeof args, "validate -q -c experiments/%s.yaml", configs[i]);
