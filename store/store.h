@@ -1,18 +1,18 @@
 // The store: the one owner of a run directory's evaluations. It alone reads and writes the
 // journal (RUN/trials.jsonl, one fsynced JSON line per evaluation or recommendation; the format
 // is docs/formats.md) and its sidecar files, validates every line it reads, cuts a torn last line,
-// indexes the lines by run (strategy, pair, fixed position) for replays, and serves the
+// indexes the lines by run (strategy, pair, fixed position, budget) for replays, and serves the
 // evaluation cache: a setting evaluated before under the same identity is read back, not trained.
 //
 // Identity. An evaluation depends on the participants (data, partition, federation, model and
 // pre-training, and the seed: the run directory's fingerprint), on every KD training setting
-// (kd.sgd.*), and on its setting (pair, position, T, alpha, transfer set, method, replicate,
+// (kd.epochs, kd.lr, ...), and on its setting (pair, position, T, alpha, transfer set, method, replicate,
 // fidelity). The first two are hashed into one `kd_config` id that every line carries; the store
 // sees only the lines of its own id, so results of another KD configuration in the same journal
 // are kept apart (never returned, never replayed, never summarized) and survive untouched.
 //
 // Use:
-//   store *st;  store_open(&st, &(store_options){run_dir, kd_config_id, participants});
+//   store *st;  store_open(&st, &(store_options){run_dir, kd_config_id, participants}, names, n);
 //   if (!store_lookup(st, &setting, &result)) { ...train...; }
 //   store_append(st, &eval);   // durable before it returns
 //   store_close(st);
