@@ -87,8 +87,7 @@ static kdt_status session_open(eval_session *es, const kdt_config *cfg, int i, i
                         "is %d, so ids go from 0 to %d", i, j, j, P, P - 1);
     kdt_status s = setup_open_run_dir(&es->setup, cfg);
     if (!s) s = write_config_yaml(cfg, es->setup.run_dir);
-    if (!s) s = evaluator_open_store(&es->store, cfg, es->setup.run_dir, es->names);
-    return s;
+    return s; // the store is opened when first needed (session_eval)
 }
 
 static void session_close(eval_session *es) {
@@ -134,13 +133,27 @@ static kdt_status session_eval(eval_session *es, const store_setting *set, store
     memset(e, 0, sizeof *e);
     e->run = run;
     e->setting = *set;
+    kdt_status s = KDT_OK;
+    if (!es->store && !es->eval) {
+        // Nothing open yet: a setting evaluated before is found in the journal's text without
+        // parsing all of it (a large journal costs a full read otherwise); else the store opens.
+        evaluator_strategy_names(es->names);
+        store_options opt = {es->setup.run_dir, evaluator_identity(&es->cfg), es->cfg.federation.participants};
+        bool found;
+        if ((s = store_peek(&opt, es->names, EVALUATOR_N_STRATEGY_NAMES, set, &e->result, &found))) return s;
+        if (found) {
+            log_debug("eval: answered from the journal's text; the federation was not built");
+            return KDT_OK;
+        }
+        if ((s = evaluator_open_store(&es->store, &es->cfg, es->setup.run_dir, es->names))) return s;
+    }
     if (store_lookup(session_store(es), set, &e->result)) {
         log_debug("eval: answered from %s; the federation was %s", store_journal_path(session_store(es)),
                   es->built ? "built before" : "not built");
         return KDT_OK;
     }
     if (es->built && !es->eval) return kdt_fail(KDT_ERR_STATE, "the federation could not be built (see above)");
-    kdt_status s = es->eval ? KDT_OK : session_build(es);
+    s = es->eval ? KDT_OK : session_build(es);
     store_eval *lines = NULL;
     size_t n = 0;
     if (!s) s = store_run_evals(session_store(es), &run, &lines, &n);
@@ -156,7 +169,7 @@ static kdt_status eval_print(FILE *out, const store_eval *e) {
     json_t *o = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
     if (!o) return kdt_fail(KDT_ERR_NOMEM, "out of memory formatting the evaluation");
-    static const char *bookkeeping[] = {"v", "type", "kd_config", "strategy", "fixed_position", "i", "cached"};
+    static const char *bookkeeping[] = {"v", "type", "kd_config", "strategy", "fixed_position", "budget", "i", "cached"};
     for (size_t k = 0; k < sizeof bookkeeping / sizeof bookkeeping[0]; k++) json_object_del(o, bookkeeping[k]);
     char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(o);

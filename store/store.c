@@ -1,4 +1,5 @@
 // The journal file of a run directory, its index by run and the evaluation cache.
+#define _GNU_SOURCE // memmem
 #include "store/store_impl.h"
 
 #include <errno.h>
@@ -442,4 +443,38 @@ size_t store_all_recommendations(store *s, const store_recommendation **out) {
 uint64_t store_identity(const char *fingerprint, const char *kd_training_text) {
     uint64_t h = store_mix(rng_hash_str(fingerprint), 0x6B64636F6E666967ull); // "kdconfig"
     return store_mix(h, rng_hash_str(kd_training_text));
+}
+
+kdt_status store_peek(const store_options *opt, const char *const *strategies, size_t n_strategies,
+                      const store_setting *set, store_result *out, bool *found) {
+    *found = false;
+    store probe = {.id = opt->kd_config, .participants = opt->participants};
+    kdt_status st = fs_join(probe.journal, sizeof probe.journal, opt->run_dir, "trials.jsonl");
+    char *data = NULL;
+    size_t len = 0;
+    if (!st) st = read_journal(&probe, &data, &len);
+    if (st || !data) return st;
+    // What every line of this identity and pair holds, as store_format_eval writes it.
+    char id_key[48], pair_key[48];
+    snprintf(id_key, sizeof id_key, "\"kd_config\":\"%016llx\"", (unsigned long long)opt->kd_config);
+    snprintf(pair_key, sizeof pair_key, "\"pair\":[%d,%d]", set->i, set->j);
+    size_t id_len = strlen(id_key), pair_len = strlen(pair_key);
+    for (size_t pos = 0; pos < len && !*found;) {
+        char *nl = memchr(data + pos, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - (data + pos)) : len - pos;
+        const char *line = data + pos;
+        pos += n + 1;
+        if (!memmem(line, n, id_key, id_len) || !memmem(line, n, pair_key, pair_len)) continue;
+        uint64_t id;
+        store_eval e;
+        store_recommendation r;
+        if (store_parse_line(line, n, opt->participants, strategies, n_strategies, &id, &e, &r) == 1 &&
+            id == opt->kd_config && setting_equal(&e.setting, set)) {
+            *out = e.result;
+            *found = true;
+        }
+    }
+    free(data);
+    kdt_clear_error(); // a candidate line that did not parse is not this lookup's error
+    return KDT_OK;
 }

@@ -119,6 +119,13 @@ bool store_outcomes_of(store *s, const store_setting *set, store_outcomes *stude
 kdt_status store_put_participant_outcomes(store *s, int cid, const store_outcomes *o);
 bool store_participant_outcomes(store *s, int cid, store_outcomes *o);
 
+// A cached result without opening the store, for one-shot lookups in a large journal: scans the
+// journal's text for the first evaluation line of opt's identity with this setting, and parses
+// (and validates) only the lines that can match. Other lines are not read as JSON, so a damaged
+// one is not reported here (store_open reports it). *found = false when there is none.
+kdt_status store_peek(const store_options *opt, const char *const *strategies, size_t n_strategies,
+                      const store_setting *set, store_result *out, bool *found);
+
 // The journal's path (for messages).
 const char *store_journal_path(const store *s);
 

@@ -173,6 +173,17 @@ static void cache_and_identity(void **state) {
     s = open_store(11);
     assert_true(store_lookup(s, &e.setting, &r) && r.val_gain == 0.012);
     store_close(s);
+    // The one-shot lookup over the journal's text gives what the store gives, per identity.
+    bool found;
+    store_options o11 = {dir, 11, P}, o12 = {dir, 12, P}, o13 = {dir, 13, P};
+    assert_int_equal(store_peek(&o11, names, N_NAMES, &e.setting, &r, &found), KDT_OK);
+    assert_true(found && r.val_gain == 0.012);
+    assert_int_equal(store_peek(&o12, names, N_NAMES, &e.setting, &r, &found), KDT_OK);
+    assert_true(found && r.val_gain == -0.5);
+    assert_int_equal(store_peek(&o13, names, N_NAMES, &e.setting, &r, &found), KDT_OK);
+    assert_false(found);
+    assert_int_equal(store_peek(&o11, names, N_NAMES, &changed[0], &r, &found), KDT_OK);
+    assert_false(found);
 }
 
 static void failures_and_runs(void **state) {
