@@ -80,33 +80,12 @@ kdt_status outcomes_load(store *s) {
     if (s->outcomes_loaded) return KDT_OK;
     s->outcomes_loaded = true;
     s->outcomes_len = 0;
-    int fd = open(s->outcomes_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0 && errno == ENOENT) return KDT_OK;
-    if (fd < 0)
-        return kdt_fail(KDT_ERR_IO, "%s: cannot open the per-image outcomes: %s%s", s->outcomes_path, strerror(errno),
-                        errno == ELOOP ? " (a symbolic link: move it away)" : "");
-    struct stat sb;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size > OUTCOMES_MAX_BYTES) {
-        close(fd);
-        return kdt_fail(KDT_ERR_IO, "%s: not a regular file of kdtune's outcomes (or larger than %zu bytes); "
-                        "move it away", s->outcomes_path, OUTCOMES_MAX_BYTES);
-    }
-    size_t want = (size_t)sb.st_size;
-    uint8_t *data = malloc(want ? want : 1);
-    if (!data) {
-        close(fd);
-        return kdt_fail(KDT_ERR_NOMEM, "%s: out of memory reading %zu bytes", s->outcomes_path, want);
-    }
-    size_t got = 0;
-    while (got < want) {
-        ssize_t r = read(fd, data + got, want - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0) break;
-        got += (size_t)r;
-    }
-    close(fd);
+    char *text;
+    size_t got;
+    kdt_status st = store_file_read(s->outcomes_path, OUTCOMES_MAX_BYTES, &text, &got);
+    if (st || !text) return st;
+    uint8_t *data = (uint8_t *)text;
     size_t pos = 0;
-    kdt_status st = KDT_OK;
     s->outcomes = data;
     while (pos < got && !st) {
         size_t n = check_record(data + pos, got - pos, s->participants);
@@ -122,10 +101,7 @@ kdt_status outcomes_load(store *s) {
         // evaluations are in the journal; only their paired tests are lost.
         log_warn("%s: damaged record at byte %zu (an interrupted write?): cut off; earlier records are kept",
                  s->outcomes_path, pos);
-        int w = open(s->outcomes_path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (w < 0 || ftruncate(w, (off_t)pos) != 0 || fsync(w) != 0)
-            st = kdt_fail(KDT_ERR_IO, "%s: cannot cut its damaged tail: %s", s->outcomes_path, strerror(errno));
-        if (w >= 0) close(w);
+        st = store_file_cut(s->outcomes_path, pos);
     }
     return st;
 }
@@ -146,18 +122,7 @@ static kdt_status append_record(store *s, const record_head *h, const store_outc
     }
     uint32_t crc = (uint32_t)crc32(0L, buf, (uInt)at);
     memcpy(buf + at, &crc, 4);
-    kdt_status st = KDT_OK;
-    int fd = open(s->outcomes_path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) st = kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", s->outcomes_path, strerror(errno));
-    size_t done = 0;
-    while (!st && done < n) {
-        ssize_t w = write(fd, buf + done, n - done);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) st = kdt_fail(KDT_ERR_IO, "%s: cannot write: %s", s->outcomes_path, strerror(errno));
-        else done += (size_t)w;
-    }
-    if (!st && fsync(fd) != 0) st = kdt_fail(KDT_ERR_IO, "%s: cannot fsync: %s", s->outcomes_path, strerror(errno));
-    if (fd >= 0) close(fd);
+    kdt_status st = store_file_append(s->outcomes_path, buf, n);
     // Keep the record in memory too, so that it is served at once.
     if (!st) {
         uint8_t *grown = realloc(s->outcomes, s->outcomes_len + n);

@@ -166,41 +166,26 @@ static kdt_status add_rec(store *s, const store_recommendation *r) {
 
 // ---- the file -----------------------------------------------------------------------------------
 
-// Opens the journal for reading as a regular file that is not a link; ENOENT leaves *fd = -1.
-static kdt_status open_journal(const char *path, int flags, int *fd) {
-    *fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
-    if (*fd < 0 && errno == ENOENT && !(flags & O_CREAT)) return KDT_OK;
-    if (*fd < 0)
-        return kdt_fail(KDT_ERR_IO, "%s: cannot open the journal: %s%s", path, strerror(errno),
-                        errno == ELOOP ? " (it is a symbolic link; kdtune keeps its journal as a regular file: "
-                                         "move the link away)" : "");
-    struct stat st;
-    if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(*fd);
-        *fd = -1;
-        return kdt_fail(KDT_ERR_IO, "%s: the journal is not a regular file; move it away", path);
-    }
-    fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK);
-    return KDT_OK;
-}
+// The store's two append-only files (the journal and the outcomes), through common/fs's safe
+// opens: regular files only, never through a link, no hang on a FIFO.
 
-static kdt_status read_journal(store *s, char **data, size_t *len) {
+kdt_status store_file_read(const char *path, size_t max_bytes, char **data, size_t *len) {
     *data = NULL;
     *len = 0;
+    if (!fs_exists(path)) return KDT_OK; // none yet (a dangling link is refused when appended to)
     int fd;
-    kdt_status st = open_journal(s->journal, O_RDONLY, &fd);
-    if (st || fd < 0) return st;
+    kdt_status st = fs_open_regular(path, FS_NOFOLLOW, &fd);
+    if (st) return st;
     struct stat sb;
-    fstat(fd, &sb);
-    if ((size_t)sb.st_size > JOURNAL_MAX_BYTES) {
+    if (fstat(fd, &sb) != 0 || (size_t)sb.st_size > max_bytes) {
         close(fd);
-        return kdt_fail(KDT_ERR_FORMAT, "%s: %lld bytes, more than a kdtune journal holds (at most %zu); "
-                        "move it away", s->journal, (long long)sb.st_size, JOURNAL_MAX_BYTES);
+        return kdt_fail(KDT_ERR_FORMAT, "%s: %lld bytes, more than kdtune writes there (at most %zu); move it "
+                        "away", path, (long long)sb.st_size, max_bytes);
     }
     char *buf = malloc((size_t)sb.st_size + 1);
     if (!buf) {
         close(fd);
-        return kdt_fail(KDT_ERR_NOMEM, "%s: out of memory reading %lld bytes", s->journal, (long long)sb.st_size);
+        return kdt_fail(KDT_ERR_NOMEM, "%s: out of memory reading %lld bytes", path, (long long)sb.st_size);
     }
     size_t got = 0, want = (size_t)sb.st_size;
     while (got < want) {
@@ -216,38 +201,44 @@ static kdt_status read_journal(store *s, char **data, size_t *len) {
     return KDT_OK;
 }
 
-static kdt_status write_all(int fd, const char *text, size_t n) {
+kdt_status store_file_append(const char *path, const void *data, size_t n) {
+    int fd;
+    kdt_status st = fs_open_append(path, &fd);
+    if (st) return st;
+    const char *p = data;
     size_t done = 0;
-    while (done < n) {
-        ssize_t w = write(fd, text + done, n - done);
+    while (done < n && !st) {
+        ssize_t w = write(fd, p + done, n - done);
         if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return KDT_ERR_IO;
-        done += (size_t)w;
+        if (w <= 0) st = kdt_fail(KDT_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+        else done += (size_t)w;
     }
-    return KDT_OK;
+    if (!st && fsync(fd) != 0) st = kdt_fail(KDT_ERR_IO, "%s: cannot fsync: %s", path, strerror(errno));
+    if (close(fd) != 0 && !st) st = kdt_fail(KDT_ERR_IO, "%s: cannot close: %s", path, strerror(errno));
+    return st;
+}
+
+kdt_status store_file_cut(const char *path, size_t at) {
+    int fd;
+    kdt_status st = fs_open_append(path, &fd);
+    if (st) return st;
+    if (ftruncate(fd, (off_t)at) != 0 || fsync(fd) != 0)
+        st = kdt_fail(KDT_ERR_IO, "%s: cannot cut its damaged end: %s", path, strerror(errno));
+    close(fd);
+    return st;
+}
+
+static kdt_status read_journal(store *s, char **data, size_t *len) {
+    return store_file_read(s->journal, JOURNAL_MAX_BYTES, data, len);
 }
 
 // Appends bytes in one write(2) on O_APPEND and fsyncs: lines from several threads never mix.
 static kdt_status append_bytes(store *s, const char *text, size_t n) {
-    int fd;
-    kdt_status st = open_journal(s->journal, O_WRONLY | O_APPEND | O_CREAT, &fd);
-    if (st) return st;
-    if (write_all(fd, text, n) || fsync(fd) != 0)
-        st = kdt_fail(KDT_ERR_IO, "%s: cannot write the journal: %s", s->journal, strerror(errno));
-    if (close(fd) != 0 && !st) st = kdt_fail(KDT_ERR_IO, "%s: cannot close the journal: %s", s->journal, strerror(errno));
-    return st;
+    return store_file_append(s->journal, text, n);
 }
 
 // Cuts the file at `at` (a torn last line left by a crash).
-static kdt_status cut_at(store *s, size_t at) {
-    int fd;
-    kdt_status st = open_journal(s->journal, O_WRONLY, &fd);
-    if (st || fd < 0) return st;
-    if (ftruncate(fd, (off_t)at) != 0 || fsync(fd) != 0)
-        st = kdt_fail(KDT_ERR_IO, "%s: cannot cut its damaged last line: %s", s->journal, strerror(errno));
-    close(fd);
-    return st;
-}
+static kdt_status cut_at(store *s, size_t at) { return store_file_cut(s->journal, at); }
 
 static bool blank(const char *p, size_t n) {
     for (size_t k = 0; k < n; k++)

@@ -44,6 +44,12 @@ struct store {
     index_map by_outcome;        // -> outcome_offsets
 };
 
+// The append-only files: a bounded read of a regular file that is not a link (a missing file reads
+// as empty), one durable append, a cut of a torn end.
+kdt_status store_file_read(const char *path, size_t max_bytes, char **data, size_t *len);
+kdt_status store_file_append(const char *path, const void *data, size_t n);
+kdt_status store_file_cut(const char *path, size_t at);
+
 // outcomes.c
 kdt_status outcomes_load(store *s);
 // Indexes the record at byte `off` of s->outcomes (of this identity).
