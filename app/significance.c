@@ -78,12 +78,12 @@ static double median(double *v, size_t n) {
 static double crossfit_pair(store *st, const store_eval *const *cand, size_t n_cand, uint64_t seed,
                             double *insample) {
     paired_view *v = malloc(n_cand * sizeof *v);
-    size_t *keep = malloc(n_cand * sizeof *keep), m = 0;
+    size_t m = 0;
     double out = NAN;
     *insample = NAN;
-    if (!v || !keep) goto done;
+    if (!v) goto done;
     for (size_t c = 0; c < n_cand; c++)
-        if (view_of(st, cand[c], &v[m])) keep[m++] = c;
+        m += view_of(st, cand[c], &v[m]);
     if (m == 0) goto done;
     size_t n = (size_t)v[0].after.n_val, *half[2];
     half[0] = malloc(n * sizeof(size_t));
@@ -112,13 +112,7 @@ static double crossfit_pair(store *st, const store_eval *const *cand, size_t n_c
     free(half[1]);
 done:
     free(v);
-    free(keep);
     return out;
-}
-
-static bool same_setting(const store_setting *a, const store_setting *b) {
-    return a->position == b->position && a->transfer == b->transfer && a->temperature == b->temperature &&
-           a->alpha == b->alpha && a->method == b->method;
 }
 
 // The recommendation's test gain against a baseline's (the default, or the best untuned setting),
@@ -268,7 +262,7 @@ kdt_status significance_compute(summary *s, store *st, const store_eval *evals, 
             const store_eval *e = &evals[k];
             if (e->run.i != p->i || e->run.j != p->j || !e->result.ok || e->setting.replicate != 0) continue;
             bool dup = false;
-            for (size_t c = 0; c < nc && !dup; c++) dup = same_setting(&cand[c]->setting, &e->setting);
+            for (size_t c = 0; c < nc && !dup; c++) dup = store_same_point(&cand[c]->setting, &e->setting);
             if (!dup) cand[nc++] = e;
         }
         double in;

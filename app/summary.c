@@ -21,11 +21,6 @@ static void pick_add(summary_pick *p, const store_eval *t) {
     if (t->result.ok && t->setting.replicate == 0 && better(t, p->best)) p->best = t;
 }
 
-static bool same_setting(const store_setting *a, const store_setting *b) {
-    return a->position == b->position && a->transfer == b->transfer && a->method == b->method &&
-           a->temperature == b->temperature && a->alpha == b->alpha && a->fidelity == b->fidelity;
-}
-
 static bool is_default_setting(const store_eval *t, const kdt_config *cfg) {
     return t->setting.temperature == cfg->kd.temperature && t->setting.alpha == cfg->kd.alpha &&
            t->setting.transfer == cfg->kd.transfer_set && t->setting.position == cfg->kd.position &&
@@ -51,7 +46,7 @@ static const store_eval *run_pick(const run_trials *r) {
     if (r->recommended >= 0 && r->recommended < r->n && r->items[r->recommended]->result.ok) {
         const store_eval *rec = r->items[r->recommended];
         for (int q = 0; q < r->n && rec->setting.replicate != 0; q++)
-            if (r->items[q]->setting.replicate == 0 && same_setting(&r->items[q]->setting, &rec->setting))
+            if (r->items[q]->setting.replicate == 0 && store_same_point(&r->items[q]->setting, &rec->setting))
                 rec = r->items[q];
         if (rec->result.ok) return rec;
     }

@@ -37,10 +37,13 @@ static uint64_t setting_hash(const store_setting *s) {
     return h;
 }
 
-static bool setting_equal(const store_setting *a, const store_setting *b) {
+bool store_same_point(const store_setting *a, const store_setting *b) {
     return a->i == b->i && a->j == b->j && a->position == b->position && a->temperature == b->temperature &&
-           a->alpha == b->alpha && a->transfer == b->transfer && a->method == b->method &&
-           a->replicate == b->replicate && a->fidelity == b->fidelity;
+           a->alpha == b->alpha && a->transfer == b->transfer && a->method == b->method && a->fidelity == b->fidelity;
+}
+
+static bool setting_equal(const store_setting *a, const store_setting *b) {
+    return store_same_point(a, b) && a->replicate == b->replicate;
 }
 
 static uint64_t run_hash(const store_run *r, int index) {

@@ -38,6 +38,9 @@ typedef struct {
     double fidelity;           // (0, 1]: the fraction of the transfer and validation sets; 1 = full
 } store_setting;
 
+// Whether two settings are the same point, whatever their replicates (draws of the KD randomness).
+bool store_same_point(const store_setting *a, const store_setting *b);
+
 // The student and the teacher of a setting.
 static inline int store_student(const store_setting *s) { return kd_student_of(s->i, s->j, s->position); }
 static inline int store_teacher(const store_setting *s) { return kd_teacher_of(s->i, s->j, s->position); }
