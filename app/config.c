@@ -366,31 +366,35 @@ static kdt_status yaml_problem(const source *src, const yaml_parser_t *parser) {
 // event stream, before libyaml builds a document (100,000 levels would take it many seconds).
 enum { CONFIG_MAX_DEPTH = 16 };
 
+config_yaml_nesting config_yaml_check_nesting(yaml_parser_t *parser, int max_depth, yaml_mark_t *at) {
+    for (int depth = 0;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(parser, &ev)) return CONFIG_YAML_MALFORMED;
+        yaml_event_type_t type = ev.type;
+        *at = ev.start_mark;
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT) return CONFIG_YAML_OK;
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > max_depth) return CONFIG_YAML_TOO_DEEP;
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        }
+    }
+}
+
 static kdt_status check_depth(const source *src, const char *text, size_t len) {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    yaml_mark_t at;
     kdt_status s = KDT_OK;
-    for (int depth = 0;;) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&parser, &ev)) {
-            s = yaml_problem(src, &parser);
-            break;
-        }
-        yaml_event_type_t type = ev.type;
-        yaml_mark_t mark = ev.start_mark;
-        yaml_event_delete(&ev);
-        if (type == YAML_STREAM_END_EVENT) break;
-        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
-            if (++depth > CONFIG_MAX_DEPTH) {
-                s = fail_at(src, &mark, "nested deeper than %d levels; a config has sections, keys "
-                            "and lists of values, no deeper (see `kdtune validate --commented`)",
-                            CONFIG_MAX_DEPTH);
-                break;
-            }
-        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
-            depth--;
-        }
+    switch (config_yaml_check_nesting(&parser, CONFIG_MAX_DEPTH, &at)) {
+    case CONFIG_YAML_MALFORMED: s = yaml_problem(src, &parser); break;
+    case CONFIG_YAML_TOO_DEEP:
+        s = fail_at(src, &at, "nested deeper than %d levels; a config has sections, keys and lists of values, "
+                    "no deeper (see `kdtune validate --commented`)", CONFIG_MAX_DEPTH);
+        break;
+    case CONFIG_YAML_OK: break;
     }
     yaml_parser_delete(&parser);
     return s;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <yaml.h>
 
 #include "common/error.h"
 #include "data/partition.h"
@@ -116,6 +117,12 @@ kdt_status config_check(const kdt_config *cfg);
 // The resolved config as YAML that reads back to the same config; with `commented`, each key is
 // preceded by its documentation. Returns a malloc'ed string.
 char *config_to_yaml(const kdt_config *cfg, bool commented);
+
+// Walks a YAML event stream without building a document, so that deep nesting is refused before
+// libyaml spends superlinear time on it: CONFIG_YAML_TOO_DEEP at the first mapping or sequence
+// deeper than max_depth (its mark in *at), CONFIG_YAML_MALFORMED with the parser's problem set.
+typedef enum { CONFIG_YAML_OK, CONFIG_YAML_MALFORMED, CONFIG_YAML_TOO_DEEP } config_yaml_nesting;
+config_yaml_nesting config_yaml_check_nesting(yaml_parser_t *parser, int max_depth, yaml_mark_t *at);
 
 // The name of an enum value of the key at `path` (e.g. "kd.transfer_set", KD_STUDENT_DATA);
 // "?" for a value out of range. The text stays valid for the next 15 calls on the same thread.

@@ -167,29 +167,18 @@ static kdt_status check_depth(const char *path, const char *text, size_t len) {
     yaml_parser_t parser;
     if (!yaml_parser_initialize(&parser)) return kdt_fail(KDT_ERR_NOMEM, "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    yaml_mark_t at;
     kdt_status s = KDT_OK;
-    for (int depth = 0;;) {
-        yaml_event_t ev;
-        if (!yaml_parser_parse(&parser, &ev)) {
-            s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu:%zu: malformed YAML: %s", path,
-                         parser.problem_mark.line + 1, parser.problem_mark.column + 1,
-                         parser.problem ? parser.problem : "?");
-            break;
-        }
-        yaml_event_type_t type = ev.type;
-        yaml_mark_t mark = ev.start_mark;
-        yaml_event_delete(&ev);
-        if (type == YAML_STREAM_END_EVENT) break;
-        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
-            if (++depth > RECOMMEND_MAX_DEPTH) {
-                s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu:%zu: nested deeper than %d levels: not a kdtune "
-                             "recommended.yaml", path, mark.line + 1, mark.column + 1,
-                             RECOMMEND_MAX_DEPTH);
-                break;
-            }
-        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
-            depth--;
-        }
+    switch (config_yaml_check_nesting(&parser, RECOMMEND_MAX_DEPTH, &at)) {
+    case CONFIG_YAML_MALFORMED:
+        s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu:%zu: malformed YAML: %s", path, parser.problem_mark.line + 1,
+                     parser.problem_mark.column + 1, parser.problem ? parser.problem : "?");
+        break;
+    case CONFIG_YAML_TOO_DEEP:
+        s = kdt_fail(KDT_ERR_FORMAT, "%s:%zu:%zu: nested deeper than %d levels: not a kdtune recommended.yaml",
+                     path, at.line + 1, at.column + 1, RECOMMEND_MAX_DEPTH);
+        break;
+    case CONFIG_YAML_OK: break;
     }
     yaml_parser_delete(&parser);
     return s;
