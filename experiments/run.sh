@@ -110,8 +110,8 @@ case "${1:-}" in
     # On the grid's pairs the default phase also evaluates dml and dpkd at the default T and alpha
     # (space.methods is not part of an evaluation's identity: the kd evaluations stay shared).
     run_staged fmnist experiments/fmnist.yaml "6 12:gp,gp_transfer" "pretrain" "tune --budget 6" \
-      "tune --budget 12 tuner.strategies=[gp,gp_transfer]" \
-      "grid --pairs $FMNIST_GRID_PAIRS space.methods=[kd,dml,dpkd]" -- "${@:2}" ;;
+      "grid --pairs $FMNIST_GRID_PAIRS space.methods=[kd,dml,dpkd]" \
+      "tune --budget 12 tuner.strategies=[gp,gp_transfer]" -- "${@:2}" ;;
   fmnist_partitions) KDTUNE_DATA_DEPS=1 bash scripts/install-deps.sh
     p=experiments/fmnist_partitions.yaml
     run_staged fmnist_partitions-iid $p "" "grid --pairs $FMNISTP_PAIRS" -- partition.scheme=iid "${@:2}"
