@@ -98,8 +98,8 @@ def read_evaluations(path):
 def export_evaluations(journal, out):
     """run.sh: the journal's evaluations (without per-image outcomes) as a CSV beside the summary."""
     cols = ["strategy", "budget", "pair_i", "pair_j", "student", "teacher", "position", "temperature", "alpha",
-            "transfer_set", "method", "replicate", "status", "val_gain", "test_gain", "forgetting",
-            "student_test_before", "teacher_test", "seconds"]
+            "transfer_set", "method", "replicate", "fidelity", "status", "val_gain", "test_gain", "forgetting",
+            "student_test_before", "teacher_test", "peer_test_gain", "routed_fraction", "seconds"]
     with open(journal) as f, open(out, "w", newline="") as o:
         w = csv.writer(o)
         w.writerow(cols)
@@ -109,6 +109,85 @@ def export_evaluations(journal, out):
                 continue
             d["pair_i"], d["pair_j"] = d["pair"]
             w.writerow(["" if d.get(c) is None else d[c] for c in cols])
+
+
+def all_pairs_position(paths):
+    """Position over every pair, from the default phase (evaluated on all pairs): the val-best default
+    setting of each position, and whether the better one is the weaker participant learning."""
+    seen = set()
+    for path in paths:
+        d = os.path.dirname(path)
+        base = os.path.basename(d).split("-b")[0]
+        ev = os.path.join(d, "evaluations.csv")
+        if base in seen or not os.path.exists(ev):
+            continue
+        seen.add(base)
+        rows = [r for r in read_evaluations(ev) if r["strategy"] == "default" and r["method"] == "kd"
+                and r["status"] == "ok" and r["replicate"] == "0"]
+        pairs = sorted({(int(r["pair_i"]), int(r["pair_j"])) for r in rows})
+        if len(pairs) < 6:
+            continue
+        acc = {int(r["participant"]): float(r["test_accuracy"])
+               for r in read_evaluations(os.path.join(d, "pretrain.csv"))}
+        weaker_wins = n = big = 0
+        for p in pairs:
+            best = {}
+            for pos in ("forward", "reverse"):
+                c = [r for r in rows if (int(r["pair_i"]), int(r["pair_j"])) == p and r["position"] == pos]
+                if c:
+                    best[pos] = max(c, key=lambda r: float(r["val_gain"]))
+            if len(best) < 2 or acc[p[0]] == acc[p[1]]:
+                continue
+            f, r = float(best["forward"]["test_gain"]), float(best["reverse"]["test_gain"])
+            if f == r:
+                continue
+            n += 1
+            big += abs(f - r) > 0.01
+            winner = best["forward"] if f > r else best["reverse"]
+            weaker_wins += acc[int(winner["student"])] < acc[int(winner["teacher"])]
+        print()
+        print(f"{base}: position over all {len(pairs)} pairs (default phase: T = 1, alpha = 0.5, the val-best transfer set"
+              " of each position)")
+        print(f"  the better position differs by more than 1 test point in {big} of {n} pairs; it is the one where the"
+              f" weaker participant (lower test accuracy before KD) learns in {weaker_wins} of {n}"
+              f" (two-sided sign test p = {sign_test(weaker_wins, n):.2g})")
+
+
+def methods_at_defaults(paths):
+    """dml and dpkd against kd at the default T and alpha, on the pairs where the default phase ran
+    all three (the grid's pairs): each method's val-best transfer set and position, per pair."""
+    seen = set()
+    for path in paths:
+        d = os.path.dirname(path)
+        base = os.path.basename(d).split("-b")[0]
+        ev = os.path.join(d, "evaluations.csv")
+        if base in seen or not os.path.exists(ev):
+            continue
+        seen.add(base)
+        rows = [r for r in read_evaluations(ev) if r["strategy"] == "default" and r["status"] == "ok"
+                and r["replicate"] == "0"]
+        pairs = sorted({(int(r["pair_i"]), int(r["pair_j"])) for r in rows if r["method"] != "kd"})
+        if not pairs:
+            continue
+        print()
+        print(f"{base}: methods at the default T and alpha (val-best transfer set and position per method; test gain,"
+              " points; one gain's paired standard error is about 0.6 points on 10,000 test images)")
+        for p in pairs:
+            cells = []
+            for m in ("kd", "dml", "dpkd"):
+                c = [r for r in rows if (int(r["pair_i"]), int(r["pair_j"])) == p and r["method"] == m]
+                if not c:
+                    continue
+                b = max(c, key=lambda r: float(r["val_gain"]))
+                extra = ""
+                if m == "dml" and b["peer_test_gain"]:
+                    extra = f", the peer {pts(float(b['peer_test_gain']))}"
+                if m == "dpkd" and b["routed_fraction"]:
+                    extra = f", {pct(float(b['routed_fraction']))} routed to the teacher"
+                worst = min(float(r["test_gain"]) for r in c)
+                cells.append(f"{m} {pts(float(b['test_gain']))} ({b['transfer_set']} {b['position']}{extra};"
+                             f" worst of its 6 {pts(worst)})")
+            print(f"  pair {p[0]}-{p[1]}: " + "; ".join(cells))
 
 
 def fmnist_tier():
@@ -151,16 +230,32 @@ def fmnist_tier():
                   f"{pts(v['mean_test_regret'])} {ci(v.get('test_regret_ci95'))} | "
                   f"{v.get('pairs_significantly_worse_than_grid', '-')} of {v.get('pairs_tested_against_grid', '-')} | "
                   f"{pct(v['fraction_within_epsilon'])} |")
-    # The recommendations (recommended.yaml, read with PyYAML, which install-deps.sh installs).
+    # The recommendations (recommended.yaml, read with PyYAML, which install-deps.sh installs):
+    # listed when there are few, summarized when there are many.
     import yaml
     for path in paths:
         name = os.path.basename(os.path.dirname(path))
-        rec = yaml.safe_load(open(os.path.join(os.path.dirname(path), "recommended.yaml")))
+        rec = yaml.safe_load(open(os.path.join(os.path.dirname(path), "recommended.yaml")))["pairs"]
         print()
-        print(f"{name}: recommendations")
-        for r in rec["pairs"]:
-            print(f"  pair {r['pair'][0]}-{r['pair'][1]}: {r['strategy']} T={r['temperature']:.2f} "
-                  f"alpha={r['alpha']:.2f} {r['transfer_set']} {r['position']}, test {pts(r['test_gain'])}")
+        if len(rec) <= 5:
+            print(f"{name}: recommendations")
+            for r in rec:
+                print(f"  pair {r['pair'][0]}-{r['pair'][1]}: {r['strategy']} T={r['temperature']:.2f} "
+                      f"alpha={r['alpha']:.2f} {r['transfer_set']} {r['position']}, test {pts(r['test_gain'])}")
+            continue
+        def count(key):
+            c = {}
+            for r in rec:
+                c[r[key]] = c.get(r[key], 0) + 1
+            return ", ".join(f"{k} {v}" for k, v in sorted(c.items(), key=lambda kv: -kv[1]))
+        def quartiles(key):
+            v = sorted(r[key] for r in rec)
+            q = lambda f: v[min(len(v) - 1, int(f * (len(v) - 1) + 0.5))]
+            return f"median {q(0.5):.2f}, quartiles {q(0.25):.2f} to {q(0.75):.2f}, range {v[0]:.2f} to {v[-1]:.2f}"
+        print(f"{name}: the {len(rec)} recommendations: from {count('strategy')}; transfer set {count('transfer_set')};"
+              f" position {count('position')}")
+        print(f"  T {quartiles('temperature')}; alpha {quartiles('alpha')}")
+    all_pairs_position(paths)
     # Per-evaluation tests, from the grid's evaluations (each budget's folder has the same grid).
     seen = set()
     for path in paths:
@@ -217,6 +312,7 @@ def fmnist_tier():
                     best[pos] = (float(r["test_gain"]), r["student"], r["teacher"])
             print("  pair " + f"{p[0]}-{p[1]}: " + ", ".join(
                 f"{pos} (student {v[1]} learns from {v[2]}) {pts(v[0])}" for pos, v in best.items()))
+    methods_at_defaults(paths)
 
 
 if __name__ == "__main__":

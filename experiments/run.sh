@@ -106,12 +106,14 @@ case "${1:-}" in
     run_one partitions-pathological2 experiments/partitions.yaml partition.scheme=pathological \
       partition.num_classes_per_partition=2 "${@:2}" ;;
   fmnist) KDTUNE_DATA_DEPS=1 bash scripts/install-deps.sh
-    # 6 and 12 paid evaluations = 5% and 10% of the 120-point grid; random (the floor) at 5% only.
-    # On the grid's pairs the default phase also evaluates dml and dpkd at the default T and alpha
-    # (space.methods is not part of an evaluation's identity: the kd evaluations stay shared).
-    run_staged fmnist experiments/fmnist.yaml "6 12:gp,gp_transfer" "pretrain" "tune --budget 6" \
+    # 6 and 12 paid evaluations = 5% and 10% of the 120-point grid: gp and gp_transfer on every pair;
+    # random (the floor) at 5% on the grid's pairs only. On the grid's pairs the default phase also
+    # evaluates dml and dpkd at the default T and alpha (space.methods is not part of an
+    # evaluation's identity: the kd evaluations stay shared).
+    run_staged fmnist experiments/fmnist.yaml "6:gp,gp_transfer,random 12" "pretrain" "tune --budget 6" \
       "grid --pairs $FMNIST_GRID_PAIRS space.methods=[kd,dml,dpkd]" \
-      "tune --budget 12 tuner.strategies=[gp,gp_transfer]" -- "${@:2}" ;;
+      "tune --budget 6 --pairs $FMNIST_GRID_PAIRS tuner.strategies=[random]" \
+      "tune --budget 12" -- "${@:2}" ;;
   fmnist_partitions) KDTUNE_DATA_DEPS=1 bash scripts/install-deps.sh
     p=experiments/fmnist_partitions.yaml
     run_staged fmnist_partitions-iid $p "" "grid --pairs $FMNISTP_PAIRS" -- partition.scheme=iid "${@:2}"
