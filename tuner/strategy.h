@@ -10,8 +10,8 @@
 #include "tuner/tuner.h"
 
 // screen's defaults (tuner_set_screening): kdtune's measured defaults, bench/tuner/FIDELITY.md.
-#define TUNER_DEFAULT_SCREEN_FIDELITY 0.25
-#define TUNER_DEFAULT_SCREEN_COST 0.6
+#define TUNER_DEFAULT_SCREEN_FIDELITY 0.5
+#define TUNER_DEFAULT_SCREEN_COST 0.69
 
 typedef struct {
     // Allocates the strategy's state; called once, before the first ask.

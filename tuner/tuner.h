@@ -86,7 +86,7 @@ kdt_status tuner_set_final_replicates(tuner *t, size_t k, size_t r);
 // screen: the low fidelity in (0, 1) it screens at and the cost of one such evaluation in
 // full-evaluation equivalents, in (0, 1) (the caller's deterministic cost model, e.g. a measured
 // ratio of times). The budget counts costs: a screen costs `cost`, everything else 1, and the
-// tuner is done when the next ask would exceed the budget. Default 0.25 and 0.6 (the measured
+// tuner is done when the next ask would exceed the budget. Default 0.5 and 0.69 (the measured
 // default of kdtune's tuner.screen_cost). Another strategy refuses it (KDT_ERR_CONFIG).
 kdt_status tuner_set_screening(tuner *t, double fidelity, double cost);
 

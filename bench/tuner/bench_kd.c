@@ -10,6 +10,9 @@
 // gp_transfer sees earlier pairs' tuning histories in waves: pairs in table order, waves of 5, a
 // pair of wave w given the full gp_transfer histories (not the grid) of the pairs of waves < w, so
 // results never depend on the number of threads.
+// screen reads its screens from the same grid at the screening fidelity (--screen-fidelity, 0.25
+// or 0.5: data/default_grid_f0.5.csv beside the table, or --screen-table), each costing
+// --screen-cost of a full evaluation (default: the measured time ratio; bench/tuner/FIDELITY.md).
 #include "bench/tuner/bench_kd.h"
 
 #include <gsl/gsl_cdf.h>
@@ -214,7 +217,7 @@ int bench_kd_main(int argc, char **argv) {
     size_t seeds = 10;
     const char *table = KDT_SOURCE_DIR "/bench/tuner/data/default_grid.csv";
     const char *screen_table = NULL;
-    screening sc = {0.25, SCREEN_COST_025};
+    screening sc = {0.25, NAN};
     bool use[TUNER_N_STRATEGIES] = {false}, any = false;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--table") && a + 1 < argc) table = argv[++a];
@@ -235,8 +238,11 @@ int bench_kd_main(int argc, char **argv) {
         fprintf(stderr, "bench_tuner kd: --seeds takes 2 to %d\n", MAX_SEEDS);
         return 2;
     }
+    // The measured time ratios of bench/tuner/fidelity_corr.py --cost-from (bench/tuner/FIDELITY.md).
+    if (isnan(sc.cost)) sc.cost = sc.fidelity == 0.25 ? 0.48 : sc.fidelity == 0.5 ? 0.69 : NAN;
     if (!(sc.fidelity > 0 && sc.fidelity < 1) || !(sc.cost > 0 && sc.cost < 1)) {
-        fprintf(stderr, "bench_tuner kd: --screen-fidelity and --screen-cost take values in (0, 1)\n");
+        fprintf(stderr, "bench_tuner kd: --screen-fidelity and --screen-cost take values in (0, 1) (a cost is "
+                        "known for fidelities 0.25 and 0.5 only)\n");
         return 2;
     }
     if (!any)

@@ -30,7 +30,8 @@ TOP_K = (1, 3, 5, 10)
 
 
 def read_journal(path):
-    """{fidelity: {(pair, T, alpha, set, position): (val, test, seconds)}} of ok replicate-0 kd lines."""
+    """{fidelity: {(pair, T, alpha, set, position): (val, test, seconds)}} of ok replicate-0 kd lines;
+    seconds is None for a cache hit (its time is another line's)."""
     tables = defaultdict(dict)
     with open(path) as f:
         for line in f:
@@ -41,9 +42,8 @@ def read_journal(path):
                 continue
             pair = "%d-%d" % tuple(e["pair"])
             key = (pair, e["temperature"], e["alpha"], e["transfer_set"], e["position"])
-            if e.get("cached"):
-                continue
-            tables[e["fidelity"]][key] = (e["val_gain"], e["test_gain"], e["seconds"])
+            if key not in tables[e["fidelity"]] or not e.get("cached"):
+                tables[e["fidelity"]][key] = (e["val_gain"], e["test_gain"], None if e.get("cached") else e["seconds"])
     return tables
 
 
@@ -69,9 +69,19 @@ def write_csv(path, table, pairs):
 
 
 def cost_ratios(tables):
-    full = [s for (_, _, s) in tables[1.0].values()]
-    return {f: np.mean([s for (_, _, s) in tab.values()]) / np.mean(full)
-            for f, tab in tables.items() if f < 1 and full}
+    """{f: (ratio of mean seconds at f to at 1, 95% bootstrap interval)} over the settings timed at
+    both (resampled as pairs of lines, 2,000 draws, seed 1)."""
+    out, rng = {}, np.random.default_rng(1)
+    for f, tab in tables.items():
+        keys = [k for k in tab if f < 1 and tab[k][2] is not None and tables[1.0].get(k, (0, 0, None))[2] is not None]
+        if not keys:
+            continue
+        lo_s = np.array([tab[k][2] for k in keys])
+        hi_s = np.array([tables[1.0][k][2] for k in keys])
+        draws = rng.integers(0, len(keys), (2000, len(keys)))
+        boot = lo_s[draws].mean(axis=1) / hi_s[draws].mean(axis=1)
+        out[f] = (lo_s.mean() / hi_s.mean(), np.percentile(boot, [2.5, 97.5]), len(keys))
+    return out
 
 
 def main(argv):
@@ -131,7 +141,9 @@ def main(argv):
         print("  full-fidelity best (by val) in the top k by val at f: " +
               ", ".join("k=%d: %d/%d" % (k, hits[k], used) for k in TOP_K))
         if f in costs:
-            print("  cost ratio (mean seconds at f / at 1): %.3f" % costs[f])
+            r, (lo, hi), n = costs[f]
+            print("  cost ratio (mean seconds at f / at 1, %d settings timed at both): %.3f [%.3f, %.3f] (95%%)"
+                  % (n, r, lo, hi))
     # the reference: how well the full-fidelity val gain itself ranks the test gain
     rho = [stats.spearmanr([full[k][0] for k in full if k[0] == p], [full[k][1] for k in full if k[0] == p])[0]
            for p in pairs]
