@@ -10,8 +10,8 @@
 // gp_transfer sees earlier pairs' tuning histories in waves: pairs in table order, waves of 5, a
 // pair of wave w given the full gp_transfer histories (not the grid) of the pairs of waves < w, so
 // results never depend on the number of threads.
-// screen reads its screens from the same grid at the screening fidelity (--screen-fidelity, 0.25
-// or 0.5: data/default_grid_f0.5.csv beside the table, or --screen-table), each costing
+// screen reads its screens from the same grid at the screening fidelity (--screen-fidelity 0.5 or
+// 0.25: data/default_grid_f0.5.csv beside the table, or --screen-table), each costing
 // --screen-cost of a full evaluation (default: the measured time ratio; bench/tuner/FIDELITY.md).
 #include "bench/tuner/bench_kd.h"
 
@@ -217,7 +217,7 @@ int bench_kd_main(int argc, char **argv) {
     size_t seeds = 10;
     const char *table = KDT_SOURCE_DIR "/bench/tuner/data/default_grid.csv";
     const char *screen_table = NULL;
-    screening sc = {0.25, NAN};
+    screening sc = {0.5, NAN}; // tuner.screen_fidelity's default
     bool use[TUNER_N_STRATEGIES] = {false}, any = false;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--table") && a + 1 < argc) table = argv[++a];
