@@ -93,6 +93,7 @@ typedef struct {
         int budget, initial_points;
         int replicates, final_candidates;
         int transfer_wave;
+        double screen_fidelity, screen_cost;
         bool ordered;
         double epsilon;
     } tuner;

@@ -40,19 +40,25 @@ typedef struct {
     int recommended;  // from the run's recommendation line; -1: none (the best seen is taken)
 } run_trials;
 
-// The run's pick: its recommendation, or its best successful evaluation by val.
+// Whether an evaluation is a full one: a screen's gain is measured on part of the data and is
+// never a pick.
+static bool full(const store_eval *t) { return t->setting.fidelity == 1; }
+
+// The run's pick: its recommendation, or its best successful full evaluation by val.
 // A recommendation of a re-evaluated candidate names the setting: its first evaluation reports it.
 static const store_eval *run_pick(const run_trials *r) {
-    if (r->recommended >= 0 && r->recommended < r->n && r->items[r->recommended]->result.ok) {
+    if (r->recommended >= 0 && r->recommended < r->n && r->items[r->recommended]->result.ok &&
+        full(r->items[r->recommended])) {
         const store_eval *rec = r->items[r->recommended];
         for (int q = 0; q < r->n && rec->setting.replicate != 0; q++)
-            if (r->items[q]->setting.replicate == 0 && store_same_point(&r->items[q]->setting, &rec->setting))
+            if (r->items[q]->setting.replicate == 0 && full(r->items[q]) && store_same_point(&r->items[q]->setting, &rec->setting))
                 rec = r->items[q];
         if (rec->result.ok) return rec;
     }
     const store_eval *best = NULL;
     for (int q = 0; q < r->n; q++)
-        if (r->items[q]->result.ok && r->items[q]->setting.replicate == 0 && better(r->items[q], best)) best = r->items[q];
+        if (r->items[q]->result.ok && r->items[q]->setting.replicate == 0 && full(r->items[q]) && better(r->items[q], best))
+            best = r->items[q];
     return best;
 }
 
@@ -61,8 +67,10 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
                                    size_t n, const store_recommendation *recs, size_t n_recs,
                                    const int *pair_of, const int *slot, int P) {
     int np = s->n_pairs;
-    double *values = NULL;      // (np, len) row-major: each pair's validation gains in order (NaN: failed)
+    double *values = NULL;      // (np, len) row-major: each pair's validation gains in order (NaN:
+                                // failed, or a screen)
     double *best_so_far = NULL; // (np, len): their best so far (tuner/compare.c)
+    double *spent = NULL;       // (np, len): full-evaluation equivalents spent up to each evaluation
     int *evals = calloc((size_t)np, sizeof *evals);
     run_trials *runs = calloc((size_t)np * 3, sizeof *runs);
     if (!evals || !runs) goto nomem;
@@ -76,7 +84,19 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     for (int r = 0; r < np * 3; r++) runs[r].recommended = -1;
     best_so_far = malloc(sizeof *best_so_far * (size_t)np * (len ? len : 1));
     values = malloc(sizeof *values * (size_t)np * (len ? len : 1));
-    if (!best_so_far || !values) goto nomem;
+    spent = malloc(sizeof *spent * (size_t)np * (len ? len : 1));
+    if (!best_so_far || !values || !spent) goto nomem;
+    // The screens' measured time against full evaluations' (rounds trained here, not cache hits),
+    // to set beside the cost the budget assumed.
+    double screen_secs = 0, full_secs = 0;
+    int screen_n = 0, full_n = 0;
+    for (size_t t = 0; t < n; t++) {
+        if (trials[t].cached || !isfinite(trials[t].result.seconds)) continue;
+        if (full(&trials[t])) full_secs += trials[t].result.seconds, full_n++;
+        else if (strcmp(trials[t].run.strategy, st->name) == 0)
+            screen_secs += trials[t].result.seconds, screen_n++;
+    }
+    st->screen_time_ratio = screen_n && full_n && full_secs > 0 ? (screen_secs / screen_n) / (full_secs / full_n) : NAN;
     memset(evals, 0, sizeof *evals * (size_t)np);
     for (size_t t = 0; t < n; t++) {
         const store_eval *tr = &trials[t];
@@ -91,7 +111,11 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
             r->cap = cap;
         }
         r->items[r->n++] = tr;
-        values[(size_t)p * len + evals[p]++] = tr->result.ok ? tr->result.val_gain : NAN;
+        size_t at = (size_t)p * len + (size_t)evals[p];
+        spent[at] = (evals[p] ? spent[at - 1] : 0) + (full(tr) ? 1 : s->screen_cost);
+        if (!full(tr)) st->screens++, st->screen_fidelity = tr->setting.fidelity;
+        values[at] = tr->result.ok && full(tr) ? tr->result.val_gain : NAN;
+        evals[p]++;
     }
     // The pair's best validation gain seen so far, over all its runs.
     for (int p = 0; p < np; p++)
@@ -130,7 +154,7 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
         if (!evals[p]) continue;
         const store_eval *pick = k >= 0 ? s->pairs[p].tuned[k].best : s->pairs[p].grid.best;
         pairs++;
-        sum_evals += evals[p];
+        sum_evals += spent[(size_t)p * len + (size_t)evals[p] - 1];
         double last = NAN;
         for (int e = 0; e < len; e++) { // a pair that stopped early keeps its best
             double v = e < evals[p] ? best_so_far[(size_t)p * len + e] : last;
@@ -151,7 +175,7 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
             if (tuner_regret(pick->result.val_gain, g->result.val_gain, TUNER_MAXIMIZE) <= eps_gain) within++;
             size_t to = tuner_evals_to_within(values + (size_t)p * len, (size_t)evals[p], g->result.val_gain, eps_gain,
                                               TUNER_MAXIMIZE);
-            if (to) sum_to += (double)to, reached++;
+            if (to) sum_to += spent[(size_t)p * len + to - 1], reached++;
         }
         const store_eval *d = s->pairs[p].deflt.best;
         if (d) {
@@ -175,6 +199,7 @@ static kdt_status compute_strategy(summary *s, summary_strategy *st, int k, cons
     free(evals);
     free(best_so_far);
     free(values);
+    free(spent);
     return KDT_OK;
 nomem:
     if (runs)
@@ -183,6 +208,7 @@ nomem:
     free(evals);
     free(best_so_far);
     free(values);
+    free(spent);
     return kdt_fail(KDT_ERR_NOMEM, "out of memory computing the summary");
 }
 
@@ -191,6 +217,7 @@ static kdt_status compute(summary *s, const store_eval *trials, size_t n, const 
     memset(s, 0, sizeof *s);
     s->epsilon = cfg->tuner.epsilon;
     s->val_images = cfg->data.val_size;
+    s->screen_cost = cfg->tuner.screen_cost;
     int P = cfg->federation.participants;
     int *slot = malloc(sizeof *slot * (size_t)P * P), *pair_of = malloc(sizeof *pair_of * (n ? n : 1));
     if (!slot || !pair_of) {
@@ -352,7 +379,7 @@ void summary_free(summary *s) {
 
 static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
 
-static json_t *strategy_json(const summary_strategy *st) {
+static json_t *strategy_json(const summary_strategy *st, double screen_cost) {
     json_t *o = json_object();
     json_object_set_new(o, "pairs", json_integer(st->pairs));
     json_object_set_new(o, "failed_evaluations", json_integer(st->failures));
@@ -367,6 +394,10 @@ static json_t *strategy_json(const summary_strategy *st) {
     json_object_set_new(o, "fraction_within_epsilon", num(st->frac_within_eps));
     json_object_set_new(o, "mean_evaluations_to_epsilon", num(st->mean_evals_to_eps));
     json_object_set_new(o, "improvement_points_mean", num(st->improvement_points_mean));
+    if (st->screens) // the cost the budget assumed beside the time measured
+        json_object_set_new(o, "screening", json_pack("{s:i, s:f, s:f, s:o}", "evaluations", st->screens, "fidelity",
+                                                      st->screen_fidelity, "assumed_cost", screen_cost,
+                                                      "measured_time_ratio", num(st->screen_time_ratio)));
     json_t *curve = json_array();
     for (int e = 0; e < st->curve_len; e++) json_array_append_new(curve, num(st->curve[e]));
     json_object_set_new(o, "best_so_far_val_gain", curve);
@@ -390,10 +421,10 @@ kdt_status summary_write_json(const summary *s, const kdt_config *cfg, const cha
     json_object_set_new(d, "best_untuned_mean_test_gain", num(s->best_untuned_mean_test));
     json_object_set_new(d, "failed_evaluations", json_integer(s->default_failures));
     json_object_set_new(root, "default", d);
-    json_object_set_new(root, "grid", s->has_grid ? strategy_json(&s->grid) : json_null());
+    json_object_set_new(root, "grid", s->has_grid ? strategy_json(&s->grid, s->screen_cost) : json_null());
     json_t *strategies = json_object();
     for (int k = 0; k < s->n_strategies; k++)
-        json_object_set_new(strategies, s->strategies[k].name, strategy_json(&s->strategies[k]));
+        json_object_set_new(strategies, s->strategies[k].name, strategy_json(&s->strategies[k], s->screen_cost));
     json_object_set_new(root, "strategies", strategies);
     json_t *f = json_object();
     json_object_set_new(f, "fraction_grid_best_not_default", num(s->frac_grid_best_not_default));
@@ -544,10 +575,20 @@ void summary_print_table(const summary *s, FILE *out) {
     if (s->has_grid) row(out, "grid", &s->grid, false);
     for (int k = 0; k < s->n_strategies; k++) row(out, s->strategies[k].name, &s->strategies[k], x->available);
     fprintf(out, "  (untuned* = the best non-tuned approach: default T and alpha at the best method, transfer set and "
-                 "position by validation; a tuner's evals/pair include those settings, which it starts from for free; "
+                 "position by validation; a tuner's evals/pair include those settings, which it starts from for free, and "
+                 "count a screen as tuner.screen_cost; "
                  "worse than "
                  "grid = pairs where the grid's pick is significantly better on test, Holm, level 0.05; within eps = "
                  "within %s points of the grid's pick on validation, in whole images)\n", eps);
+    for (int k = 0; k < s->n_strategies; k++) {
+        const summary_strategy *st = &s->strategies[k];
+        if (!st->screens) continue;
+        fprintf(out, "Screening (%s): %d evaluations at fidelity %g, each counted as %.2f of a full evaluation in "
+                     "evals/pair; measured, one took %.2f of a full evaluation's time%s.\n", st->name, st->screens,
+                st->screen_fidelity, s->screen_cost, st->screen_time_ratio,
+                fabs(st->screen_time_ratio - s->screen_cost) > 0.25 * s->screen_cost
+                    ? " (the assumed cost is off by more than a quarter: see tuner.screen_cost)" : "");
+    }
     int failed = s->default_failures + s->grid.failures;
     for (int k = 0; k < s->n_strategies; k++) failed += s->strategies[k].failures;
     if (failed) {

@@ -59,10 +59,16 @@ typedef struct {
     char name[STORE_NAME_MAX];
     int pairs;
     int failures;                             // evaluations that failed (diverged), over all pairs
-    double mean_evals, mean_val_gain, mean_test_gain;
+    double mean_evals;                        // per pair, in full-evaluation equivalents (a screen
+                                              // counts as tuner.screen_cost)
+    double mean_val_gain, mean_test_gain;
     double mean_val_regret, mean_test_regret; // against the grid's best (NaN without grid)
     double frac_within_eps;                   // pairs whose tuned val gain is within epsilon
-    double mean_evals_to_eps;                 // over the pairs that got there (NaN: none did)
+    double mean_evals_to_eps;                 // over the pairs that got there (NaN: none did), in
+                                              // full-evaluation equivalents
+    int screens;                              // low-fidelity evaluations (strategy screen), all pairs
+    double screen_fidelity;                   // their fidelity
+    double screen_time_ratio;                 // their mean seconds over a full evaluation's (NaN: none)
     double improvement_points_mean;          // tuned - default test gain, over every pair
     stats_interval test_regret_ci;            // mean test regret against the grid's pick, 95%
     int worse_than_grid_pairs;                // pairs whose grid pick is significantly better (Holm)
@@ -74,6 +80,7 @@ typedef struct {
 typedef struct {
     double epsilon;
     int val_images;                   // validation images behind every gain
+    double screen_cost;               // what a screen counts for in full evaluations (tuner.screen_cost)
     int n_pairs;
     summary_pair *pairs;
     bool has_default, has_grid;

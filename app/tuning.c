@@ -232,7 +232,8 @@ static kdt_status replay(evaluator *e, int worker, tuner *tn, const store_run *r
     for (size_t k = 0; !s && k < n; k++) {
         double *x = xs + k * N_PARAMS;
         setting_point(space, &lines[k].setting, x);
-        rec[k] = (tuner_record){x, lines[k].result.ok ? lines[k].result.val_gain : NAN, (size_t)lines[k].setting.replicate};
+        rec[k] = (tuner_record){x, lines[k].result.ok ? lines[k].result.val_gain : NAN, (size_t)lines[k].setting.replicate,
+                                lines[k].setting.fidelity};
     }
     if (!s && (s = tuner_replay(tn, rec, n))) {
         char key[96];
@@ -258,6 +259,7 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *ru
         if ((s = tuner_ask_ex(tn, x, &info))) break;
         store_setting set = point_setting(space, x, p);
         set.replicate = (int)info.replicate;
+        set.fidelity = info.fidelity; // a screen: KD on part of the transfer set, scored on part of val
         store_eval out;
         if ((s = evaluator_eval(e, worker, run, (int)tuner_n_told(tn), &set, &out))) break;
         // A failed evaluation is told as NaN: the tuner treats it as a failure, never a number.
@@ -265,7 +267,8 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *ru
         tuning_progress_tick(prog);
     }
     if (s || tuner_n_told(tn) == 0) return s;
-    // The recommendation: the index of the recommended point among the told ones.
+    // The recommendation: the index of the recommended point among the told full evaluations
+    // (a screened point's full evaluation comes after its screen).
     int told = (int)tuner_n_told(tn);
     if (evaluator_has_recommendation(e, run, told)) return KDT_OK;
     double best[N_PARAMS], value, hx[N_PARAMS], hv;
@@ -273,7 +276,7 @@ static kdt_status drive(evaluator *e, int worker, tuner *tn, const store_run *ru
     store_recommendation rec = {.run = *run, .evaluations = told, .recommended = -1};
     for (int q = 0; q < told && rec.recommended < 0; q++) {
         tuner_history(tn, (size_t)q, hx, &hv);
-        if (memcmp(hx, best, sizeof best) == 0) rec.recommended = q;
+        if (tuner_history_fidelity(tn, (size_t)q) == 1 && memcmp(hx, best, sizeof best) == 0) rec.recommended = q;
     }
     KDT_ASSERT(rec.recommended >= 0); // tuner_recommend picks among the told points
     return evaluator_append_recommendation(e, worker, &rec);
@@ -359,6 +362,8 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         if (!s && (strategy == TUNER_GP || strategy == TUNER_GP_TRANSFER) && cfg->tuner.initial_points > 0)
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
         if (!s && strategy == TUNER_GP_TRANSFER) s = add_priors(e, worker, tn, name, fixed, earlier, n_earlier);
+        if (!s && strategy == TUNER_SCREEN)
+            s = tuner_set_screening(tn, cfg->tuner.screen_fidelity, cfg->tuner.screen_cost);
         if (!s && cfg->tuner.replicates > 1)
             s = tuner_set_final_replicates(tn, (size_t)cfg->tuner.final_candidates, (size_t)cfg->tuner.replicates - 1);
         store_run run = make_run(name, p, fixed, cfg->tuner.budget);

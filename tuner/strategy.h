@@ -9,25 +9,32 @@
 #include "common/error.h"
 #include "tuner/tuner.h"
 
+// screen's defaults (tuner_set_screening): kdtune's measured defaults, bench/tuner/FIDELITY.md.
+#define TUNER_DEFAULT_SCREEN_FIDELITY 0.5
+#define TUNER_DEFAULT_SCREEN_COST 0.69
+
 typedef struct {
     // Allocates the strategy's state; called once, before the first ask.
     kdt_status (*create)(tuner *t, void **state);
     // The next point x (size of the space), or *exhausted = true when the strategy has nothing
     // more to propose.
     kdt_status (*ask)(tuner *t, void *state, double *x, bool *exhausted);
-    // Optional: the index of the recommended told point (default: the best told value).
+    // Optional: the index of the recommended told point (default: the best told full-fidelity
+    // value).
     kdt_status (*recommend)(tuner *t, void *state, size_t *index);
     void (*destroy)(void *state);
 } strategy_ops;
 
 extern const strategy_ops strategy_grid_ops, strategy_random_ops, strategy_nlopt_ops,
-    strategy_gp_ops;
+    strategy_gp_ops, strategy_screen_ops;
 
 struct tuner {
     tuner_space *space;
     tuner_strategy strategy;
     tuner_goal goal;
     size_t budget, budget_eff; // budget_eff: the grid may be smaller than the budget
+    double screen_fidelity, screen_cost; // screen: the low fidelity and its cost (budget units)
+    size_t cap;               // told points the arrays hold: budget / the cheapest cost
     uint64_t seed;
     size_t np, n_cont, n_cat; // parameters; free continuous; free categorical
 
@@ -45,18 +52,25 @@ struct tuner {
     size_t rep_k, rep_r;
     bool rep_phase;
     size_t rep_start, rep_total, n_cand, cand[TUNER_MAX_REPLICATE_K];
-    size_t *rep;              // (budget) replicate index of each told point (0: first evaluation)
+    size_t *rep;              // (cap) replicate index of each told point (0: first evaluation)
     size_t rep_pending;
-    double *X;                // (budget, np) told points
-    double *y;                // (budget) told values as given (NaN = failed)
+    double *X;                // (cap, np) told points
+    double *y;                // (cap) told values as given (NaN = failed)
+    double *fid;              // (cap) fidelity of each told point (1: full)
     size_t n;
+    double spent;             // the told points' cost in full-evaluation equivalents
     bool pending;
     double *xp;               // (np) the asked, untold point
+    double fid_pending;
 
     bool started, exhausted;
     const strategy_ops *ops;
     void *state;
 };
+
+// screen: whether its next ask is a screen (at t->screen_fidelity) rather than a full evaluation,
+// from the history alone, so that the budget check knows the ask's cost before asking.
+bool strategy_screen_next_is_screen(const tuner *t);
 
 // The told values as a minimization objective, failures replaced by the worst finite value
 // (plus a margin) so that every strategy can consume them: f (n).

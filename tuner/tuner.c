@@ -13,7 +13,8 @@
 #include "tuner/strategy.h"
 
 static const char *const strategy_names[TUNER_N_STRATEGIES] = {
-    "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer"};
+    "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer",
+    "screen"};
 
 const char *tuner_strategy_name(tuner_strategy s) {
     KDT_ASSERT(s < TUNER_N_STRATEGIES);
@@ -33,7 +34,7 @@ kdt_status tuner_strategy_from_name(const char *name, tuner_strategy *out) {
     char hint[64] = "";
     if (best_d <= 3) snprintf(hint, sizeof hint, " (did you mean '%s'?)", strategy_names[best]);
     return kdt_fail(KDT_ERR_CONFIG, "unknown tuner strategy '%s'%s; valid: grid, random, bobyqa, "
-                    "cobyla, neldermead, sbplx, direct_l, gp, gp_transfer", name, hint);
+                    "cobyla, neldermead, sbplx, direct_l, gp, gp_transfer, screen", name, hint);
 }
 
 static const strategy_ops *ops_of(tuner_strategy s) {
@@ -42,6 +43,7 @@ static const strategy_ops *ops_of(tuner_strategy s) {
     case TUNER_RANDOM: return &strategy_random_ops;
     case TUNER_GP:
     case TUNER_GP_TRANSFER: return &strategy_gp_ops;
+    case TUNER_SCREEN: return &strategy_screen_ops;
     default: return &strategy_nlopt_ops;
     }
 }
@@ -56,6 +58,23 @@ static size_t grid_size(const tuner *t) {
         else n *= 5;
     }
     return n;
+}
+
+// (Re)allocates the told points' arrays for the most points the budget can pay for: a screen
+// costs screen_cost, so a screening tuner may tell more points than its budget.
+static kdt_status alloc_history(tuner *t) {
+    size_t cap = t->budget;
+    if (t->strategy == TUNER_SCREEN) cap = (size_t)ceil((double)t->budget / t->screen_cost) + 1;
+    double *X = realloc(t->X, cap * t->np * sizeof *X);
+    if (X) t->X = X;
+    double *y = X ? realloc(t->y, cap * sizeof *y) : NULL;
+    if (y) t->y = y;
+    double *fid = y ? realloc(t->fid, cap * sizeof *fid) : NULL;
+    if (fid) t->fid = fid;
+    size_t *r = fid ? realloc(t->rep, cap * sizeof *r) : NULL;
+    if (!r) return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory for %zu evaluations", cap);
+    t->rep = r, t->cap = cap;
+    return KDT_OK;
 }
 
 kdt_status tuner_create(tuner **out, const tuner_space *space, tuner_strategy strategy,
@@ -76,12 +95,10 @@ kdt_status tuner_create(tuner **out, const tuner_space *space, tuner_strategy st
     t->strategy = strategy, t->goal = goal, t->budget = budget, t->seed = seed;
     t->np = tuner_space_size(space);
     t->n_cont = tuner_space_n_cont(space), t->n_cat = tuner_space_n_cat(space);
-    t->X = malloc(budget * t->np * sizeof *t->X);
-    t->y = malloc(budget * sizeof *t->y);
+    t->screen_fidelity = TUNER_DEFAULT_SCREEN_FIDELITY, t->screen_cost = TUNER_DEFAULT_SCREEN_COST;
     t->xp = malloc(t->np * sizeof *t->xp);
-    t->rep = calloc(budget, sizeof *t->rep);
     t->ops = ops_of(strategy);
-    if (!t->X || !t->y || !t->xp || !t->rep) {
+    if (!t->xp || (st = alloc_history(t))) {
         tuner_destroy(t);
         return kdt_fail(KDT_ERR_NOMEM, "tuner: out of memory for a budget of %zu", budget);
     }
@@ -96,6 +113,7 @@ void tuner_destroy(tuner *t) {
     if (t->state) t->ops->destroy(t->state);
     for (size_t i = 0; i < TUNER_MAX_PARAMS; i++) free(t->grid_values[i]);
     free(t->init), free(t->prior_u), free(t->prior_c), free(t->prior_z), free(t->X), free(t->y), free(t->xp), free(t->rep);
+    free(t->fid);
     tuner_space_destroy(t->space);
     free(t);
 }
@@ -233,12 +251,37 @@ kdt_status tuner_set_final_replicates(tuner *t, size_t k, size_t r) {
     return KDT_OK;
 }
 
-bool tuner_done(const tuner *t) {
-    if (t->rep_phase) return t->n >= t->rep_start + t->rep_total || t->n >= t->budget_eff;
-    return (t->exhausted && !t->rep_k) || t->n >= t->budget_eff;
+kdt_status tuner_set_screening(tuner *t, double fidelity, double cost) {
+    kdt_status st = check_settable(t, "tuner_set_screening");
+    if (st) return st;
+    if (t->strategy != TUNER_SCREEN)
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: a screening fidelity is for strategy screen, not %s",
+                        tuner_strategy_name(t->strategy));
+    if (!(fidelity > 0 && fidelity < 1) || !(cost > 0 && cost < 1))
+        return kdt_fail(KDT_ERR_CONFIG, "tuner: screening fidelity %g and cost %g: both must lie in "
+                        "(0, 1) (a screen is a cheaper, partial evaluation)", fidelity, cost);
+    t->screen_fidelity = fidelity, t->screen_cost = cost;
+    return alloc_history(t);
 }
 
-// Starts the final replicates: the best rep_k distinct told points by told value (failures last).
+// Budget room is compared with a tolerance: costs are sums of fractions.
+static const double BUDGET_TOL = 1e-9;
+
+static double room(const tuner *t) { return (double)t->budget_eff - t->spent + BUDGET_TOL; }
+
+// The cost of the next ask in full-evaluation equivalents.
+static double next_cost(const tuner *t) {
+    bool screen = t->strategy == TUNER_SCREEN && !t->rep_phase && strategy_screen_next_is_screen(t);
+    return screen ? t->screen_cost : 1;
+}
+
+bool tuner_done(const tuner *t) {
+    if (t->rep_phase) return t->n >= t->rep_start + t->rep_total || room(t) < 1;
+    return (t->exhausted && !t->rep_k) || room(t) < next_cost(t);
+}
+
+// Starts the final replicates: the best rep_k distinct full-fidelity told points by told value
+// (failures last).
 static void start_replicates(tuner *t) {
     t->rep_phase = true, t->rep_start = t->n, t->n_cand = 0;
     for (size_t i = 0; i < t->n && t->n_cand < t->rep_k; i++) {
@@ -247,7 +290,7 @@ static void start_replicates(tuner *t) {
             bool taken = false;
             for (size_t c = 0; c < t->n_cand && !taken; c++)
                 taken = !memcmp(t->X + t->cand[c] * t->np, t->X + j * t->np, t->np * sizeof *t->X);
-            if (taken) continue;
+            if (taken || t->fid[j] != 1) continue;
             double vj = t->goal == TUNER_MAXIMIZE ? -t->y[j] : t->y[j];
             double vb = b == (size_t)-1 ? NAN : t->goal == TUNER_MAXIMIZE ? -t->y[b] : t->y[b];
             if (b == (size_t)-1 || (isfinite(vj) && (!isfinite(vb) || vj < vb))) b = j;
@@ -256,7 +299,8 @@ static void start_replicates(tuner *t) {
         t->cand[t->n_cand++] = b;
     }
     t->rep_total = t->n_cand * t->rep_r;
-    if (t->rep_start + t->rep_total > t->budget_eff) t->rep_total = t->budget_eff - t->rep_start;
+    double affordable = floor(room(t));
+    if ((double)t->rep_total > affordable) t->rep_total = (size_t)affordable;
 }
 
 kdt_status tuner_ask(tuner *t, double *x) { return tuner_ask_ex(t, x, NULL); }
@@ -264,19 +308,19 @@ kdt_status tuner_ask(tuner *t, double *x) { return tuner_ask_ex(t, x, NULL); }
 kdt_status tuner_ask_ex(tuner *t, double *x, tuner_ask_info *info) {
     if (t->pending) {
         memcpy(x, t->xp, t->np * sizeof *x);
-        if (info) info->replicate = t->rep_pending;
+        if (info) *info = (tuner_ask_info){t->rep_pending, t->fid_pending};
         return KDT_OK;
     }
     if (t->rep_k && !t->rep_phase && t->n > 0 &&
-        (t->exhausted || t->n + t->rep_k * t->rep_r >= t->budget_eff))
+        (t->exhausted || t->spent + (double)(t->rep_k * t->rep_r) >= (double)t->budget_eff - BUDGET_TOL))
         start_replicates(t);
     if (t->rep_phase && !tuner_done(t)) {
         size_t j = t->n - t->rep_start;
         memcpy(t->xp, t->X + t->cand[j % t->n_cand] * t->np, t->np * sizeof *t->xp);
-        t->rep_pending = 1 + j / t->n_cand;
+        t->rep_pending = 1 + j / t->n_cand, t->fid_pending = 1;
         t->pending = true;
         memcpy(x, t->xp, t->np * sizeof *x);
-        if (info) info->replicate = t->rep_pending;
+        if (info) *info = (tuner_ask_info){t->rep_pending, 1};
         return KDT_OK;
     }
     if (tuner_done(t))
@@ -288,6 +332,7 @@ kdt_status tuner_ask_ex(tuner *t, double *x, tuner_ask_info *info) {
         t->started = true;
     }
     bool exhausted = false;
+    double fidelity = next_cost(t) < 1 ? t->screen_fidelity : 1; // before the ask: from the history
     kdt_status st = t->ops->ask(t, t->state, t->xp, &exhausted);
     if (st) return st;
     if (exhausted && t->rep_k && t->n > 0) { // the strategy is done early: replicates now
@@ -301,15 +346,17 @@ kdt_status tuner_ask_ex(tuner *t, double *x, tuner_ask_info *info) {
     }
     KDT_ASSERT(tuner_space_contains(t->space, t->xp));
     t->pending = true;
-    t->rep_pending = 0;
+    t->rep_pending = 0, t->fid_pending = fidelity;
     memcpy(x, t->xp, t->np * sizeof *x);
-    if (info) info->replicate = 0;
+    if (info) *info = (tuner_ask_info){0, fidelity};
     return KDT_OK;
 }
 
 static void record(tuner *t, double value) {
     memcpy(t->X + t->n * t->np, t->xp, t->np * sizeof *t->X);
     t->rep[t->n] = t->rep_pending;
+    t->fid[t->n] = t->fid_pending;
+    t->spent += t->fid_pending < 1 ? t->screen_cost : 1;
     t->y[t->n++] = isfinite(value) ? value : NAN; // every failure reads the same
     t->pending = false;
 }
@@ -357,6 +404,12 @@ kdt_status tuner_replay(tuner *t, const tuner_record *records, size_t n) {
                             "but the tuner now asks for replicate %zu: the run was made with another "
                             "configuration (final replicates); start it over under another name", k,
                             t->n, r->replicate, info.replicate);
+        double fidelity = r->fidelity == 0 ? 1 : r->fidelity;
+        if (fabs(fidelity - info.fidelity) > 1e-6) // the caller may store fidelities as floats
+            return kdt_fail(KDT_ERR_CONFIG, "tuner_replay: record %zu (evaluation %zu) is at fidelity %g, "
+                            "but the tuner now asks for fidelity %g: the run was made with another "
+                            "configuration (screening); start it over under another name", k, t->n,
+                            fidelity, info.fidelity);
         record(t, r->value);
     }
     if (n) log_debug("tuner %s: replayed evaluations %zu to %zu", tuner_strategy_name(t->strategy),
@@ -367,6 +420,7 @@ kdt_status tuner_replay(tuner *t, const tuner_record *records, size_t n) {
 // ---- results ----------------------------------------------------------------------------------
 size_t tuner_n_told(const tuner *t) { return t->n; }
 size_t tuner_budget(const tuner *t) { return t->budget_eff; }
+double tuner_spent(const tuner *t) { return t->spent; }
 tuner_strategy tuner_get_strategy(const tuner *t) { return t->strategy; }
 tuner_goal tuner_get_goal(const tuner *t) { return t->goal; }
 const tuner_space *tuner_get_space(const tuner *t) { return t->space; }
@@ -385,10 +439,10 @@ static bool better(const tuner *t, double a, double b) {
 }
 
 kdt_status tuner_best(const tuner *t, double *x, double *value) {
-    if (t->n == 0) return kdt_fail(KDT_ERR_STATE, "tuner: nothing told yet");
-    size_t b = 0;
-    for (size_t i = 1; i < t->n; i++)
-        if (better(t, t->y[i], t->y[b])) b = i;
+    size_t b = t->n;
+    for (size_t i = 0; i < t->n; i++)
+        if (t->fid[i] == 1 && (b == t->n || better(t, t->y[i], t->y[b]))) b = i;
+    if (b == t->n) return kdt_fail(KDT_ERR_STATE, "tuner: no full-fidelity evaluation told yet");
     tuner_history(t, b, x, value);
     return KDT_OK;
 }
@@ -398,7 +452,13 @@ size_t tuner_history_replicate(const tuner *t, size_t i) {
     return t->rep[i];
 }
 
-// The candidate with the best mean over its evaluations (any failure: a failed candidate).
+double tuner_history_fidelity(const tuner *t, size_t i) {
+    KDT_ASSERT(i < t->n);
+    return t->fid[i];
+}
+
+// The candidate with the best mean over its full-fidelity evaluations (any failure: a failed
+// candidate).
 static void recommend_by_mean(const tuner *t, double *x, double *value) {
     size_t best = 0;
     double best_v = NAN;
@@ -407,7 +467,7 @@ static void recommend_by_mean(const tuner *t, double *x, double *value) {
         double sum = 0;
         size_t m = 0;
         for (size_t i = 0; i < t->n; i++)
-            if (!memcmp(t->X + i * t->np, xc, t->np * sizeof *xc)) sum += t->y[i], m++;
+            if (t->fid[i] == 1 && !memcmp(t->X + i * t->np, xc, t->np * sizeof *xc)) sum += t->y[i], m++;
         double v = sum / (double)m; // NaN when any evaluation failed
         if (c == 0 || better(t, v, best_v)) best = c, best_v = v;
     }

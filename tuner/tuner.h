@@ -34,6 +34,8 @@ typedef enum {
     TUNER_GP,         // Gaussian-process Bayesian optimization with log expected improvement
     TUNER_GP_TRANSFER, // gp whose space-filling design is replaced by the best points of earlier
                       // tasks' observations (tuner_set_prior_observations); gp without them
+    TUNER_SCREEN,     // multi-fidelity: cheap screening evaluations at a low fidelity
+                      // (tuner_set_screening), the best of them re-evaluated at full fidelity
     TUNER_N_STRATEGIES
 } tuner_strategy;
 
@@ -41,14 +43,16 @@ typedef enum { TUNER_MINIMIZE, TUNER_MAXIMIZE } tuner_goal;
 
 enum { TUNER_MAX_REPLICATE_K = 16 };
 
-// "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer".
+// "grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer",
+// "screen".
 const char *tuner_strategy_name(tuner_strategy s);
 // The strategy of a name; KDT_ERR_CONFIG with the valid names (and a "did you mean") otherwise.
 kdt_status tuner_strategy_from_name(const char *name, tuner_strategy *out);
 
 typedef struct tuner tuner;
 
-// A tuner over a copy of space. budget >= 1 evaluations; seed drives every random choice.
+// A tuner over a copy of space. budget >= 1 full-fidelity evaluations (or their equivalents in
+// cheaper ones, see tuner_set_screening); seed drives every random choice.
 kdt_status tuner_create(tuner **out, const tuner_space *space, tuner_strategy strategy,
                         tuner_goal goal, size_t budget, uint64_t seed);
 void tuner_destroy(tuner *t);
@@ -79,15 +83,24 @@ kdt_status tuner_set_prior_observations(tuner *t, const double *xs, const double
 // 1 <= k <= TUNER_MAX_REPLICATE_K, r >= 1, k * r < the budget. When the strategy runs out before
 // its share, the replicates start then.
 kdt_status tuner_set_final_replicates(tuner *t, size_t k, size_t r);
+// screen: the low fidelity in (0, 1) it screens at and the cost of one such evaluation in
+// full-evaluation equivalents, in (0, 1) (the caller's deterministic cost model, e.g. a measured
+// ratio of times). The budget counts costs: a screen costs `cost`, everything else 1, and the
+// tuner is done when the next ask would exceed the budget. Default 0.5 and 0.69 (the measured
+// default of kdtune's tuner.screen_cost). Another strategy refuses it (KDT_ERR_CONFIG).
+kdt_status tuner_set_screening(tuner *t, double fidelity, double cost);
 
 // ---- the loop -----------------------------------------------------------------------------------
 // The next point to evaluate, into x (size of the space). Asking again before telling returns
 // the same point. KDT_ERR_STATE when the tuner is done (budget spent or strategy exhausted).
 kdt_status tuner_ask(tuner *t, double *x);
 // What an ask is: replicate 0 is a first evaluation of its point, k > 0 its k-th re-evaluation
-// (tuner_set_final_replicates): the caller evaluates it again with fresh randomness.
+// (tuner_set_final_replicates): the caller evaluates it again with fresh randomness. fidelity: 1
+// for a full evaluation, the screening fidelity for a screen (strategy screen only); the caller
+// evaluates the point at that fidelity and tells what it measured there.
 typedef struct {
     size_t replicate;
+    double fidelity;
 } tuner_ask_info;
 // tuner_ask, and what the point is for (info may be NULL).
 kdt_status tuner_ask_ex(tuner *t, double *x, tuner_ask_info *info);
@@ -96,17 +109,20 @@ kdt_status tuner_ask_ex(tuner *t, double *x, tuner_ask_info *info);
 kdt_status tuner_tell(tuner *t, double value);
 
 // One past result of a run, as the caller stored it: the point (size of the space), the value
-// told (NaN for a failure), and the replicate index the ask gave (0 without final replicates).
+// told (NaN for a failure), the replicate index the ask gave (0 without final replicates) and
+// its fidelity (0 is read as 1, a full evaluation).
 typedef struct {
     const double *x;
     double value;
     size_t replicate;
+    double fidelity;
 } tuner_record;
 
 // Gives a new tuner the past results of its run, in told order (e.g. read back from a journal
 // after an interruption). Each record's point is checked against the suggestion the tuner makes
 // now: a mismatch, or more records than the budget, is a KDT_ERR_CONFIG naming the record (the
-// run was made with another configuration: space, budget, seed, settings or code); the records
+// run was made with another configuration: space, budget, seed, settings or code; the same for a
+// fidelity other than the ask's); the records
 // before it stay told. Replaying records is the same as asking and telling them, so it may be
 // called at any point of the loop, and again to add more.
 kdt_status tuner_replay(tuner *t, const tuner_record *records, size_t n);
@@ -114,7 +130,9 @@ bool tuner_done(const tuner *t);
 
 // ---- results ------------------------------------------------------------------------------------
 size_t tuner_n_told(const tuner *t);
+// The budget in full-evaluation equivalents, and what the told evaluations cost so far.
 size_t tuner_budget(const tuner *t);
+double tuner_spent(const tuner *t);
 tuner_strategy tuner_get_strategy(const tuner *t);
 tuner_goal tuner_get_goal(const tuner *t);
 const tuner_space *tuner_get_space(const tuner *t);
@@ -122,11 +140,15 @@ const tuner_space *tuner_get_space(const tuner *t);
 void tuner_history(const tuner *t, size_t i, double *x, double *value);
 // The replicate index of the i-th told point (0: a first evaluation).
 size_t tuner_history_replicate(const tuner *t, size_t i);
+// The fidelity of the i-th told point (1: a full evaluation).
+double tuner_history_fidelity(const tuner *t, size_t i);
 // The values told so far, in order (n_told of them).
 const double *tuner_values(const tuner *t);
-// The best told point and value (by the goal); KDT_ERR_STATE when nothing is told yet.
+// The best told full-fidelity point and value (by the goal; a screen is never the best: its value
+// is measured on less data); KDT_ERR_STATE when no full evaluation is told yet.
 kdt_status tuner_best(const tuner *t, double *x, double *value);
 // The recommended point and its told value: with final replicates, the candidate with the best
 // mean over its evaluations, and that mean; else for gp, the evaluated point with the best
-// posterior mean (robust to noise); for the others, the best told point.
+// posterior mean (robust to noise); for the others, the best told point. Always a full-fidelity
+// evaluation.
 kdt_status tuner_recommend(tuner *t, double *x, double *value);

@@ -10,6 +10,9 @@
 // gp_transfer sees earlier pairs' tuning histories in waves: pairs in table order, waves of 5, a
 // pair of wave w given the full gp_transfer histories (not the grid) of the pairs of waves < w, so
 // results never depend on the number of threads.
+// screen reads its screens from the same grid at the screening fidelity (--screen-fidelity 0.5 or
+// 0.25: data/default_grid_f0.5.csv beside the table, or --screen-table), each costing
+// --screen-cost of a full evaluation (default: the measured time ratio; bench/tuner/FIDELITY.md).
 #include "bench/tuner/bench_kd.h"
 
 #include <gsl/gsl_cdf.h>
@@ -30,6 +33,7 @@ static const char *const pos_names[NP] = {"forward", "reverse"};
 typedef struct {
     char name[16];
     double val[NS][NP][NT][NA], test[NS][NP][NT][NA];
+    double screen_val[NS][NP][NT][NA]; // val gain at the screening fidelity (strategy screen)
     double best_val, best_test; // the grid's best by validation, and its test gain
 } pair_table;
 
@@ -135,13 +139,19 @@ static tuner_space *kd_space(void) {
     return s;
 }
 
+// screen's low fidelity and its cost in full-evaluation equivalents (--screen-fidelity, --screen-cost).
+typedef struct {
+    double fidelity, cost;
+} screening;
+
 // One tuning run of pair p; prior: the histories of earlier pairs (gp_transfer only).
 static void run_one(const pair_table *pt, tuner_strategy st, size_t paid, uint64_t seed,
-                    const run_result *prior, size_t n_prior, run_result *out) {
+                    const run_result *prior, size_t n_prior, const screening *sc, run_result *out) {
     tuner_space *space = kd_space();
     tuner *t;
-    size_t B = N_INIT + paid;
+    size_t B = N_INIT + paid, cap = st == TUNER_SCREEN ? (size_t)((double)B / sc->cost) + 2 : B;
     if (tuner_create(&t, space, st, TUNER_MAXIMIZE, B, seed)) abort();
+    if (st == TUNER_SCREEN && tuner_set_screening(t, sc->fidelity, sc->cost)) abort();
     for (size_t c = 0; c < N_INIT; c++) { // the default first (unlabelled, forward), as app/tuning.c
         double x0[4] = {1, 0.5, (double)(c / NP), (double)(c % NP)};
         if (tuner_add_initial_point(t, x0)) abort();
@@ -151,16 +161,17 @@ static void run_one(const pair_table *pt, tuner_strategy st, size_t paid, uint64
             fprintf(stderr, "bench_tuner kd: %s\n", kdt_errmsg());
             abort();
         }
-    out->x = malloc(B * 4 * sizeof *out->x);
-    out->y = malloc(B * sizeof *out->y);
+    out->x = malloc(cap * 4 * sizeof *out->x);
+    out->y = malloc(cap * sizeof *out->y);
     out->n = 0;
     double x[4];
     while (!tuner_done(t)) {
-        if (tuner_ask(t, x)) {
+        tuner_ask_info info;
+        if (tuner_ask_ex(t, x, &info)) {
             fprintf(stderr, "bench_tuner kd: %s\n", kdt_errmsg());
             abort();
         }
-        double y = lookup(pt->val, x);
+        double y = lookup(info.fidelity < 1 ? pt->screen_val : pt->val, x);
         memcpy(out->x + out->n * 4, x, sizeof x);
         out->y[out->n++] = y;
         if (tuner_tell(t, y)) abort();
@@ -187,12 +198,32 @@ static void mean_ci(const double *v, size_t n, double *mean, double *half) {
     *half = n > 1 ? gsl_cdf_tdist_Pinv(0.975, (double)(n - 1)) * sqrt(s2 / (double)(n - 1) / (double)n) : 0;
 }
 
+// The screening table: the same pairs and settings at the screening fidelity, into screen_val.
+static int load_screen(const char *path, pair_table *pairs, int n_pairs) {
+    static pair_table low[MAX_PAIRS];
+    int n_low;
+    if (load(path, low, &n_low)) return 1;
+    for (int p = 0; p < n_pairs; p++) {
+        if (p >= n_low || strcmp(low[p].name, pairs[p].name)) {
+            fprintf(stderr, "bench_tuner kd: %s does not hold the main table's pairs in its order\n", path);
+            return 1;
+        }
+        memcpy(pairs[p].screen_val, low[p].val, sizeof low[p].val);
+    }
+    return 0;
+}
+
 int bench_kd_main(int argc, char **argv) {
     size_t seeds = 10;
     const char *table = KDT_SOURCE_DIR "/bench/tuner/data/default_grid.csv";
+    const char *screen_table = NULL;
+    screening sc = {0.5, NAN}; // tuner.screen_fidelity's default
     bool use[TUNER_N_STRATEGIES] = {false}, any = false;
     for (int a = 1; a < argc; a++) {
         if (!strcmp(argv[a], "--table") && a + 1 < argc) table = argv[++a];
+        else if (!strcmp(argv[a], "--screen-table") && a + 1 < argc) screen_table = argv[++a];
+        else if (!strcmp(argv[a], "--screen-fidelity") && a + 1 < argc) sc.fidelity = atof(argv[++a]);
+        else if (!strcmp(argv[a], "--screen-cost") && a + 1 < argc) sc.cost = atof(argv[++a]);
         else if (!strcmp(argv[a], "--seeds") && a + 1 < argc) seeds = (size_t)atoi(argv[++a]);
         else {
             tuner_strategy st;
@@ -207,11 +238,27 @@ int bench_kd_main(int argc, char **argv) {
         fprintf(stderr, "bench_tuner kd: --seeds takes 2 to %d\n", MAX_SEEDS);
         return 2;
     }
-    if (!any) use[TUNER_GP] = use[TUNER_BOBYQA] = use[TUNER_DIRECT_L] = use[TUNER_GP_TRANSFER] = true;
+    // The measured time ratios of bench/tuner/fidelity_corr.py --cost-from (bench/tuner/FIDELITY.md).
+    if (isnan(sc.cost)) sc.cost = sc.fidelity == 0.25 ? 0.48 : sc.fidelity == 0.5 ? 0.69 : NAN;
+    if (!(sc.fidelity > 0 && sc.fidelity < 1) || !(sc.cost > 0 && sc.cost < 1)) {
+        fprintf(stderr, "bench_tuner kd: --screen-fidelity and --screen-cost take values in (0, 1) (a cost is "
+                        "known for fidelities 0.25 and 0.5 only)\n");
+        return 2;
+    }
+    if (!any)
+        use[TUNER_GP] = use[TUNER_BOBYQA] = use[TUNER_DIRECT_L] = use[TUNER_GP_TRANSFER] = use[TUNER_SCREEN] = true;
     use[TUNER_RANDOM] = true; // the anchor
     static pair_table pairs[MAX_PAIRS];
     int n_pairs;
     if (load(table, pairs, &n_pairs)) return 1;
+    char screen_path[1024];
+    if (!screen_table) { // beside the main table: default_grid_f0.25.csv for default_grid.csv
+        const char *dot = strrchr(table, '.');
+        int stem = dot ? (int)(dot - table) : (int)strlen(table);
+        snprintf(screen_path, sizeof screen_path, "%.*s_f%g.csv", stem, table, sc.fidelity);
+        screen_table = screen_path;
+    }
+    if (use[TUNER_SCREEN] && load_screen(screen_table, pairs, n_pairs)) return 1;
     const size_t paid[3] = {3, 7, 15};
     static double vr[TUNER_N_STRATEGIES][3][MAX_SEEDS], tr[TUNER_N_STRATEGIES][3][MAX_SEEDS];
     double t0 = timer_now();
@@ -227,7 +274,7 @@ int bench_kd_main(int argc, char **argv) {
 #pragma omp parallel for schedule(dynamic)
                     for (int p = w0; p < w1; p++)
                         run_one(&pairs[p], (tuner_strategy)st, paid[b], run_seed(sd, p), res,
-                                st == TUNER_GP_TRANSFER ? (size_t)w0 : 0, &res[p]);
+                                st == TUNER_GP_TRANSFER ? (size_t)w0 : 0, &sc, &res[p]);
                 }
                 double sv = 0, stt = 0;
                 for (int p = 0; p < n_pairs; p++) {
@@ -243,8 +290,12 @@ int bench_kd_main(int argc, char **argv) {
     printf("KD table %s: %d pairs x %d settings; grid's best: val gain %+.2f, test gain %+.2f points "
            "(mean over pairs)\n", table, n_pairs, NT * NA * NS * NP, 100 * gbv / n_pairs, 100 * gbt / n_pairs);
     printf("mean regret over pairs in accuracy points, mean over %zu seeds +- 95%% interval; 6 free\n"
-           "default settings + b paid evaluations; (x) = ratio to random's mean at the same budget\n\n",
+           "default settings + b paid evaluations; (x) = ratio to random's mean at the same budget\n",
            seeds);
+    if (use[TUNER_SCREEN])
+        printf("screen: screens at fidelity %g from %s, each costing %g of a full evaluation\n", sc.fidelity,
+               screen_table, sc.cost);
+    printf("\n");
     for (int kind = 0; kind < 2; kind++) {
         printf("%s regret of the recommended point\n%-12s", kind ? "test" : "validation", "strategy");
         for (int b = 0; b < 3; b++) printf("   b = %2zu (%2.0f%% of grid)  ", paid[b], 100.0 * (double)paid[b] / 150);

@@ -568,6 +568,84 @@ static void cnn_same_answer_at_any_thread_count(void **state) {
     snprintf(dir, sizeof dir, "%s", keep);
 }
 
+// Strategy screen: screens are journaled at the low fidelity and the recommendation is a full
+// evaluation; a killed run resumes by replaying its lines (nothing evaluated twice, nothing added
+// on a rerun); evals/pair are full-evaluation equivalents; 1 and 2 workers give the same picks.
+static json_t *screen_summary(const char *out_dir, const char *threads, bool kill_first) {
+    char keep[64];
+    snprintf(keep, sizeof keep, "%s", dir);
+    snprintf(dir, sizeof dir, "%s", out_dir);
+    // 6 paid: 2 full evaluations and 8 screens at a cost of 0.5, on top of the 6 free defaults
+    const char *args[] = {"--pairs", "0-1,2-3", "tuner.strategies=[screen]", "tuner.screen_fidelity=0.5",
+                          "tuner.screen_cost=0.5", threads, NULL};
+    if (kill_first) kill_midway("run", args, 2 * (6 + 54) + 10);
+    assert_int_equal(run("run", args, NULL), 0);
+    assert_journal_sound("screen/0-1", 6 + 8 + 2);
+    assert_journal_sound("screen/2-3", 6 + 8 + 2);
+    size_t before, after, n;
+    json_decref(journal(&before));
+    assert_int_equal(run("run", args, NULL), 0); // everything is there: replayed, nothing added
+    json_decref(journal(&after));
+    assert_int_equal(before, after);
+    json_t *lines = journal(&n);
+    int screens = 0, recs = 0;
+    for (size_t k = 0; k < n; k++) {
+        json_t *l = json_array_get(lines, k);
+        if (strcmp(json_string_value(json_object_get(l, "strategy")), "screen") != 0) continue;
+        if (strcmp(json_string_value(json_object_get(l, "type")), "eval") == 0) {
+            double f = jnum(l, "fidelity");
+            assert_true(f == 1 || f == 0.5);
+            screens += f == 0.5;
+            continue;
+        }
+        recs++; // the recommended line of the same run is a full evaluation
+        json_int_t want = json_integer_value(json_object_get(l, "recommended"));
+        json_t *pair = json_object_get(l, "pair");
+        bool found = false;
+        for (size_t q = 0; q < n; q++) {
+            json_t *e = json_array_get(lines, q);
+            if (strcmp(json_string_value(json_object_get(e, "type")), "eval") != 0 ||
+                strcmp(json_string_value(json_object_get(e, "strategy")), "screen") != 0 ||
+                !json_equal(json_object_get(e, "pair"), pair) || json_integer_value(json_object_get(e, "i")) != want)
+                continue;
+            found = true;
+            assert_true(jnum(e, "fidelity") == 1);
+        }
+        assert_true(found);
+    }
+    json_decref(lines);
+    assert_int_equal(screens, 2 * 8);
+    assert_int_equal(recs, 2);
+    char path[128];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    json_t *summary = json_load_file(path, 0, NULL);
+    assert_non_null(summary);
+    json_t *st = json_object_get(json_object_get(summary, "strategies"), "screen");
+    assert_true(jnum(st, "mean_evaluations_per_pair") == 12.0); // 6 free + 8 x 0.5 + 2
+    json_t *sc = json_object_get(st, "screening");
+    assert_int_equal(json_integer_value(json_object_get(sc, "evaluations")), 16);
+    assert_true(jnum(sc, "assumed_cost") == 0.5);
+    assert_true(jnum(sc, "measured_time_ratio") > 0);
+    json_object_del(sc, "measured_time_ratio"); // timing, not a result
+    char cmd[160];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+    snprintf(dir, sizeof dir, "%s", keep);
+    return summary;
+}
+
+static void screening_journal_resume_and_workers(void **state) {
+    (void)state;
+    char out[sizeof dir];
+    snprintf(out, sizeof out, "%.40s_screen", dir);
+    json_t *one = screen_summary(out, "experiment.threads=1", true);
+    json_t *two = screen_summary(out, "experiment.threads=2", false);
+    assert_true(json_equal(json_object_get(one, "per_pair"), json_object_get(two, "per_pair")));
+    assert_true(json_equal(json_object_get(one, "strategies"), json_object_get(two, "strategies")));
+    json_decref(one);
+    json_decref(two);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resume_after_kills),
@@ -581,6 +659,7 @@ int main(void) {
         cmocka_unit_test(another_budget_is_another_run),
         cmocka_unit_test(methods_replicates_statistics),
         cmocka_unit_test(cnn_same_answer_at_any_thread_count),
+        cmocka_unit_test(screening_journal_resume_and_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

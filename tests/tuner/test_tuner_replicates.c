@@ -69,7 +69,7 @@ static void replicates_pick_the_best_mean(void **state) {
 
         // Replay: the records with their replicates continue exactly; a wrong replicate is refused.
         tuner_record rec[B];
-        for (size_t i = 0; i < B; i++) rec[i] = (tuner_record){xs[i], ys[i], reps[i]};
+        for (size_t i = 0; i < B; i++) rec[i] = (tuner_record){xs[i], ys[i], reps[i], 1};
         tuner *u = make(list[q]);
         assert_int_equal(tuner_replay(u, rec, B), KDT_OK);
         assert_true(tuner_done(u));

@@ -122,7 +122,7 @@ static void invalid_definitions_are_refused(void **state) {
 
 static void strategy_names(void **state) {
     (void)state;
-    const char *names[] = {"grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer"};
+    const char *names[] = {"grid", "random", "bobyqa", "cobyla", "neldermead", "sbplx", "direct_l", "gp", "gp_transfer", "screen"};
     for (int i = 0; i < TUNER_N_STRATEGIES; i++) {
         tuner_strategy s;
         assert_int_equal(tuner_strategy_from_name(names[i], &s), KDT_OK);
