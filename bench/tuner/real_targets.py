@@ -40,7 +40,7 @@ def main(paths):
                          v.get("pairs_significantly_worse_than_grid"), v.get("pairs_tested_against_grid"),
                          v["mean_evaluations_per_pair"]))
         evals = max(r[6] for r in rows) - 6 # the 6 free default-phase settings
-        grid = (b.get("grid") or {}).get("mean_evaluations_per_pair")
+        grid = (s.get("grid") or {}).get("mean_evaluations_per_pair")
         share = f" ({100 * evals / grid:.0f}% of the grid)" if grid else ""
         print(f"\n{path}: about {evals:.0f} paid evaluations per pair{share}")
         print("| strategy | evals/pair | val regret | test regret | test regret 95% | worse than grid |")
