@@ -26,7 +26,7 @@ static int run(const cli_args *args) {
                      cfg->output.dir);
     if (!s) s = setup_open_run_dir(&run, cfg);
     if (!s) {
-        s = report_write(cfg->output.dir, cfg, stdout);
+        s = report_write(cfg->output.dir, cfg, args->opt['p'], stdout);
         if (!s) log_info("wrote %s/report.md, summary.json, recommended.yaml%s", cfg->output.dir,
                          cfg->output.plots ? " and plots/" : "");
     }
@@ -36,10 +36,15 @@ static int run(const cli_args *args) {
     return kdt_exit_code(s);
 }
 
+static const struct option options[] = {{"pairs", required_argument, NULL, 'p'}, {0}};
+
 const cli_command cmd_report = {
     .name = "report",
     .summary = "Write summary.json, recommended.yaml, report.md and plots from a run directory.",
-    .usage = "-o DIR [-c FILE] [key.path=value ...]",
-    .help = "Reads DIR/trials.jsonl with the run's config (DIR/config.yaml unless -c is given).\n",
+    .usage = "-o DIR [-c FILE] [--pairs I-J,...] [key.path=value ...]",
+    .help = "  -p, --pairs LIST      only these pairs, e.g. 0-1,2-5 (default: every pair of the journal)\n"
+            "\nReads DIR/trials.jsonl with the run's config (DIR/config.yaml unless -c is given).\n",
+    .options = options,
+    .shortopts = "p:",
     .run = run,
 };

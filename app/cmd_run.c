@@ -21,7 +21,7 @@ static int run(const cli_args *args) {
         s = pipeline_run(&p, &ph);
     }
     if (!s) {
-        s = report_write(p.setup.run_dir, p.cfg, stdout);
+        s = report_write(p.setup.run_dir, p.cfg, NULL, stdout);
         if (s) log_error("%s", kdt_errmsg());
         else log_info("done in %.0f s: %s/report.md, summary.json, recommended.yaml", timer_now() - t0,
                       p.setup.run_dir);

@@ -11,6 +11,7 @@
 #include "app/significance.h"
 #include "app/recommend.h"
 #include "app/summary.h"
+#include "app/tuning.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/strbuf.h"
@@ -303,7 +304,17 @@ static int compare_lines(const void *a, const void *b) {
     return (x->at > y->at) - (x->at < y->at);
 }
 
-static store_eval *canonical_order(const store_eval *t, size_t n, const char *const *names) {
+// Whether a run's pair is among the selected ones (n < 0: no selection, every pair).
+static bool selected(const tuning_pair *pairs, int n, int i, int j) {
+    if (n < 0) return true;
+    for (int q = 0; q < n; q++)
+        if (pairs[q].i == i && pairs[q].j == j) return true;
+    return false;
+}
+
+// The selected pairs' evaluations in canonical order (*n_out of them).
+static store_eval *canonical_order(const store_eval *t, size_t n, const char *const *names, const tuning_pair *pairs,
+                                   int n_pairs, size_t *n_out) {
     ordered_line *lines = malloc(sizeof *lines * (n ? n : 1));
     store_eval *out = malloc(sizeof *out * (n ? n : 1));
     if (!lines || !out) {
@@ -311,23 +322,40 @@ static store_eval *canonical_order(const store_eval *t, size_t n, const char *co
         free(out);
         return NULL;
     }
+    size_t m = 0;
     for (size_t k = 0; k < n; k++) {
+        if (!selected(pairs, n_pairs, t[k].run.i, t[k].run.j)) continue;
         int r = 0; // the store admits only the vocabulary's names
         while (r < EVALUATOR_N_STRATEGY_NAMES - 1 && strcmp(names[r], t[k].run.strategy) != 0) r++;
-        lines[k] = (ordered_line){r, k, &t[k]};
+        lines[m++] = (ordered_line){r, k, &t[k]};
     }
-    qsort(lines, n, sizeof *lines, compare_lines);
-    for (size_t k = 0; k < n; k++) out[k] = *lines[k].e;
+    qsort(lines, m, sizeof *lines, compare_lines);
+    for (size_t k = 0; k < m; k++) out[k] = *lines[k].e;
     free(lines);
+    *n_out = m;
     return out;
 }
 
-kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table) {
+kdt_status report_write(const char *run_dir, const kdt_config *cfg, const char *pairs, FILE *table) {
     char path[4096], plots[4096];
     const char *names[EVALUATOR_N_STRATEGY_NAMES];
+    int P = cfg->federation.participants, n_pairs = -1;
+    tuning_pair *selection = NULL;
+    if (pairs) {
+        if (!(selection = malloc(sizeof *selection * (size_t)(P * (P - 1) / 2 + 1))))
+            return kdt_fail(KDT_ERR_NOMEM, "out of memory reading --pairs");
+        kdt_status st = tuning_parse_pairs(pairs, P, selection, &n_pairs);
+        if (st) {
+            free(selection);
+            return st;
+        }
+    }
     store *sto;
     kdt_status st = evaluator_open_store(&sto, cfg, run_dir, names);
-    if (st) return st;
+    if (st) {
+        free(selection);
+        return st;
+    }
     const store_eval *t;
     const store_recommendation *recs;
     size_t n = store_all_evals(sto, &t), n_recs = store_all_recommendations(sto, &recs);
@@ -338,23 +366,36 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table)
         store_close(sto);
         return st;
     }
-    store_eval *sorted = canonical_order(t, n, names);
-    if (!sorted) {
+    store_eval *sorted = canonical_order(t, n, names, selection, n_pairs, &n);
+    store_recommendation *kept = malloc(sizeof *kept * (n_recs ? n_recs : 1));
+    if (!sorted || !kept) {
+        free(sorted);
+        free(kept);
+        free(selection);
+        st = kdt_fail(KDT_ERR_NOMEM, "out of memory reading %s", store_journal_path(sto));
         store_close(sto);
-        return kdt_fail(KDT_ERR_NOMEM, "out of memory reading %s", store_journal_path(sto));
+        return st;
     }
-    t = sorted;
+    size_t n_kept = 0;
+    for (size_t k = 0; k < n_recs; k++)
+        if (selected(selection, n_pairs, recs[k].run.i, recs[k].run.j)) kept[n_kept++] = recs[k];
+    free(selection);
+    if (n == 0) {
+        free(sorted);
+        free(kept);
+        st = kdt_fail(KDT_ERR_STATE, "%s has no evaluations of the pairs %s", store_journal_path(sto), pairs);
+        store_close(sto);
+        return st;
+    }
+    t = sorted, recs = kept, n_recs = n_kept;
     summary s;
     if ((st = summary_compute(&s, t, n, recs, n_recs, cfg))) {
         free(sorted);
+        free(kept);
         store_close(sto);
         return st;
     }
-    if ((st = significance_compute(&s, sto, s.evals, s.n_evals, cfg))) {
-        summary_free(&s);
-        store_close(sto);
-        return st;
-    }
+    st = significance_compute(&s, sto, s.evals, s.n_evals, cfg);
     if (!st) st = fs_join(path, sizeof path, run_dir, "summary.json");
     if (!st) st = summary_write_json(&s, cfg, path);
     if (!st) st = fs_join(path, sizeof path, run_dir, "recommended.yaml");
@@ -383,6 +424,7 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table)
     if (!st && table) summary_print_table(&s, table);
     summary_free(&s);
     free(sorted);
+    free(kept);
     store_close(sto);
     return st;
 }

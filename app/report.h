@@ -7,6 +7,7 @@
 #include "app/config.h"
 #include "store/store.h"
 
-// Reads run_dir/trials.jsonl and writes every output file. When `table` is not NULL, the closing
-// summary table is printed there too.
-kdt_status report_write(const char *run_dir, const kdt_config *cfg, FILE *table);
+// Reads run_dir/trials.jsonl and writes every output file, over the pairs of `pairs` ("0-1,2-5",
+// as --pairs; NULL: every pair the journal holds). When `table` is not NULL, the closing summary
+// table is printed there too.
+kdt_status report_write(const char *run_dir, const kdt_config *cfg, const char *pairs, FILE *table);

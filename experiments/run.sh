@@ -42,7 +42,7 @@ MD
 # there are no tuners). One journal: the default phase and pre-training are paid once, every later
 # command finds them (and any grid point a tuner already asked) in the cache, and a run interrupted
 # anywhere continues when run again.
-#   run_staged NAME CONFIG "BUDGET[:strategies] ..." "kdtune-subcommand args" ... -- [overrides...]
+#   run_staged NAME CONFIG "BUDGET[:strategy,...][/pairs] ..." "kdtune-subcommand args" ... -- [overrides...]
 run_staged() {
   local name=$1 config=$2 budgets=$3; shift 3
   local -a stages=() over=()
@@ -55,11 +55,12 @@ run_staged() {
     $c
     log+="- \`$c\`: $((SECONDS - t1)) s"$'\n'
   done
-  for bs in ${budgets:-none}; do
-    local b=${bs%%:*} res=experiments/results/$name set=()
+  for bs in ${budgets:-none}; do # BUDGET[:strategy,...][/pairs]
+    local spec=${bs%%/*} b=${bs%%[:/]*} res=experiments/results/$name set=()
     if [ "$b" != none ]; then
       res=$res-b$b; set=(tuner.budget=$b)
-      [ "$bs" != "$b" ] && set+=("tuner.strategies=[${bs#*:}]")
+      [ "$spec" != "$b" ] && set+=("tuner.strategies=[${spec#*:}]")
+      [ "$bs" != "$spec" ] && set+=(--pairs "${bs#*/}")
     fi
     local t1=$SECONDS
     $kd report -q -c $config -o $out "${over[@]}" "${set[@]}"
@@ -87,10 +88,13 @@ MD
   echo "== $name: $((SECONDS - t0)) s"
 }
 
-# Fashion-MNIST pairs (see experiments/README.md): the tuners on all 45 pairs; the grid on the
-# disjoint pairs (i, i + 5) of FMNIST_GRID_PAIRS, fixed in advance so that no pair is chosen by its
-# outcome and no participant appears twice (all five, i = 0..4, would add about 40 minutes).
+# Fashion-MNIST pairs (see experiments/README.md), fixed in advance so that no pair is chosen by its
+# outcome: the tuners at 5% on all 45 pairs; the grid on the disjoint pairs (i, i + 5) of
+# FMNIST_GRID_PAIRS (no participant twice; all five, i = 0..4, would add about 40 minutes); the
+# tuners at 10% on the ring (i, i + 1 mod 10) and the pairs (i, i + 5): 15 pairs, every
+# participant in three (all 45 would add about an hour).
 FMNIST_GRID_PAIRS=${FMNIST_GRID_PAIRS:-0-5,1-6,2-7}
+FMNIST_B12_PAIRS=${FMNIST_B12_PAIRS:-0-1,1-2,2-3,3-4,4-5,5-6,6-7,7-8,8-9,0-9,0-5,1-6,2-7,3-8,4-9}
 FMNISTP_PAIRS=${FMNISTP_PAIRS:-0-1,2-3}
 
 RUN_ARGS="$*" # as typed, for RUN.md
@@ -106,14 +110,14 @@ case "${1:-}" in
     run_one partitions-pathological2 experiments/partitions.yaml partition.scheme=pathological \
       partition.num_classes_per_partition=2 "${@:2}" ;;
   fmnist) KDTUNE_DATA_DEPS=1 bash scripts/install-deps.sh
-    # 6 and 12 paid evaluations = 5% and 10% of the 120-point grid: gp and gp_transfer on every pair;
-    # random (the floor) at 5% on the grid's pairs only. On the grid's pairs the default phase also
-    # evaluates dml and dpkd at the default T and alpha (space.methods is not part of an
-    # evaluation's identity: the kd evaluations stay shared).
-    run_staged fmnist experiments/fmnist.yaml "6:gp,gp_transfer,random 12" "pretrain" "tune --budget 6" \
-      "grid --pairs $FMNIST_GRID_PAIRS space.methods=[kd,dml,dpkd]" \
+    # 6 and 12 paid evaluations = 5% and 10% of the 120-point grid: gp and gp_transfer; random (the
+    # floor) at 5% on the grid's pairs only. On the grid's pairs the default phase also evaluates
+    # dml and dpkd at the default T and alpha (space.methods is not part of an evaluation's
+    # identity: the kd evaluations stay shared).
+    run_staged fmnist experiments/fmnist.yaml "6:gp,gp_transfer,random 12/$FMNIST_B12_PAIRS" "pretrain" \
+      "tune --budget 6" "grid --pairs $FMNIST_GRID_PAIRS space.methods=[kd,dml,dpkd]" \
       "tune --budget 6 --pairs $FMNIST_GRID_PAIRS tuner.strategies=[random]" \
-      "tune --budget 12" -- "${@:2}" ;;
+      "tune --budget 12 --pairs $FMNIST_B12_PAIRS" -- "${@:2}" ;;
   fmnist_partitions) KDTUNE_DATA_DEPS=1 bash scripts/install-deps.sh
     p=experiments/fmnist_partitions.yaml
     run_staged fmnist_partitions-iid $p "" "grid --pairs $FMNISTP_PAIRS" -- partition.scheme=iid "${@:2}"

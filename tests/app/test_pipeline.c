@@ -365,6 +365,30 @@ static json_t *run_and_summarize(const char *out_dir, const char *threads) {
     return summary;
 }
 
+// `kdtune report --pairs`: the summary covers those pairs only (the others stay in the journal),
+// and a pair outside the federation is a usage error, not an empty report.
+static void report_of_some_pairs(void **state) {
+    (void)state;
+    const char *some[] = {"--pairs", "2-3,0-1", NULL};
+    assert_int_equal(run("report", some, NULL), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    json_t *sum = json_load_file(path, 0, NULL);
+    assert_non_null(sum);
+    assert_int_equal(json_integer_value(json_object_get(sum, "pairs")), 2);
+    json_t *per_pair = json_object_get(sum, "per_pair");
+    assert_int_equal(json_array_size(per_pair), 2);
+    for (size_t q = 0; q < 2; q++) {
+        json_t *pr = json_object_get(json_array_get(per_pair, q), "pair");
+        int i = (int)json_integer_value(json_array_get(pr, 0)), j = (int)json_integer_value(json_array_get(pr, 1));
+        assert_true((i == 0 && j == 1) || (i == 2 && j == 3));
+    }
+    json_decref(sum);
+    const char *outside[] = {"--pairs", "0-4", NULL};
+    assert_int_not_equal(run("report", outside, NULL), 0);
+    assert_int_equal(run("report", NULL, NULL), 0); // every pair again, for the tests after
+}
+
 static void same_results_with_two_workers(void **state) {
     (void)state;
     char out[sizeof dir];
@@ -653,6 +677,7 @@ int main(void) {
         cmocka_unit_test(damaged_checkpoint_and_foreign_config),
         cmocka_unit_test(summary_matches_the_journal),
         cmocka_unit_test(recommendations_read_back),
+        cmocka_unit_test(report_of_some_pairs),
         cmocka_unit_test(same_results_with_two_workers),
         cmocka_unit_test(kd_settings_are_part_of_the_identity),
         cmocka_unit_test(failures_round_trip),
