@@ -4,8 +4,9 @@
 // the maximizer of the log expected improvement, searched for each categorical combination by
 // many starts (Sobol candidates and perturbations of the best points) and a local polish with
 // NLopt. The recommendation is the told point with the best posterior mean.
-// gp_transfer is the same strategy with the Sobol design replaced by points chosen from earlier
-// tasks' observations (see prior_seed); without them it is gp, suggestion for suggestion.
+// gp_transfer is the same strategy with the Sobol design replaced by one point chosen from earlier
+// tasks' observations (see prior_seed), the model taking over right after it; without them it is
+// gp, suggestion for suggestion.
 #include <math.h>
 #include <nlopt.h>
 #include <stdio.h>
@@ -265,7 +266,11 @@ static kdt_status gp_ask(tuner *t, void *state, double *x, bool *exhausted) {
         tuner_space_decode(t->space, NULL, NULL, x);
         return KDT_OK;
     }
-    if (t->n < t->n_init + s->n_design || t->n < 2) {
+    // With earlier tasks, one design point: their best region. A longer design spends evaluations
+    // the initial points and the model already cover (bench/tuner/README.md, "Choosing
+    // gp_transfer's mechanism").
+    size_t n_design = t->n_prior ? 1 : s->n_design;
+    if (t->n < t->n_init + n_design || t->n < 2) {
         if (t->n_prior && prior_seed(t, s, x)) return KDT_OK;
         double v[40];
         strategy_sobol_point(s->design, t->n - t->n_init, v);

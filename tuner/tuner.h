@@ -32,7 +32,7 @@ typedef enum {
     TUNER_SBPLX,      // NLopt local, subspace simplex
     TUNER_DIRECT_L,   // NLopt global, locally biased DIRECT
     TUNER_GP,         // Gaussian-process Bayesian optimization with log expected improvement
-    TUNER_GP_TRANSFER, // gp whose space-filling design is replaced by the best points of earlier
+    TUNER_GP_TRANSFER, // gp whose space-filling design is replaced by one point, the best of earlier
                       // tasks' observations (tuner_set_prior_observations); gp without them
     TUNER_SCREEN,     // multi-fidelity: cheap screening evaluations at a low fidelity
                       // (tuner_set_screening), the best of them re-evaluated at full fidelity

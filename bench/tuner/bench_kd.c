@@ -311,6 +311,19 @@ int bench_kd_main(int argc, char **argv) {
             }
             printf("\n");
         }
+        if (use[TUNER_GP] && use[TUNER_GP_TRANSFER]) {
+            // Paired by seed: both strategies tune the same pairs with the same tuner seeds.
+            printf("%-12s", "tr. - gp");
+            for (int b = 0; b < 3; b++) {
+                double d[MAX_SEEDS], m, h;
+                for (size_t sd = 0; sd < seeds; sd++)
+                    d[sd] = kind ? tr[TUNER_GP_TRANSFER][b][sd] - tr[TUNER_GP][b][sd]
+                                 : vr[TUNER_GP_TRANSFER][b][sd] - vr[TUNER_GP][b][sd];
+                mean_ci(d, seeds, &m, &h);
+                printf("  %+5.3f [%+5.3f, %+5.3f] ", m, m - h, m + h);
+            }
+            printf("  (gp_transfer minus gp, paired by seed, 95%%)\n");
+        }
         printf("\n");
     }
     printf("%.1f s\n", secs);
