@@ -386,7 +386,7 @@ static void report_of_some_pairs(void **state) {
     json_decref(sum);
     const char *outside[] = {"--pairs", "0-4", NULL};
     assert_int_not_equal(run("report", outside, NULL), 0);
-    assert_int_equal(run("report", NULL, NULL), 0); // every pair again, for the tests after
+    assert_int_equal(run("report", NULL, NULL), 0); // every pair again: recommendations_read_back reads it
 }
 
 static void same_results_with_two_workers(void **state) {
@@ -676,8 +676,8 @@ int main(void) {
         cmocka_unit_test(ordered_tuning),
         cmocka_unit_test(damaged_checkpoint_and_foreign_config),
         cmocka_unit_test(summary_matches_the_journal),
-        cmocka_unit_test(recommendations_read_back),
         cmocka_unit_test(report_of_some_pairs),
+        cmocka_unit_test(recommendations_read_back),
         cmocka_unit_test(same_results_with_two_workers),
         cmocka_unit_test(kd_settings_are_part_of_the_identity),
         cmocka_unit_test(failures_round_trip),
