@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces one experiment of the study and commits-ready copies its results:
-#   experiments/run.sh small | mnist | partitions | fmnist | fmnist_partitions
+#   experiments/run.sh small | mnist | partitions | fmnist | fmnist_partitions[-<partition>]
 # Runs `kdtune run` into experiments/runs/<name>/ (ignored by git: checkpoints and journal), then
 # copies summary.json, report.md, plots, recommended.yaml, config.yaml, the partition report and
 # pretrain.csv into experiments/results/<name>/ with RUN.md (command, time, machine, commit).
@@ -118,13 +118,19 @@ case "${1:-}" in
       "tune --budget 6" "grid --pairs $FMNIST_GRID_PAIRS space.methods=[kd,dml,dpkd]" \
       "tune --budget 6 --pairs $FMNIST_GRID_PAIRS tuner.strategies=[random]" \
       "tune --budget 12 --pairs $FMNIST_B12_PAIRS" -- "${@:2}" ;;
-  fmnist_partitions) KDTUNE_DATA_DEPS=1 bash scripts/install-deps.sh
-    p=experiments/fmnist_partitions.yaml
-    run_staged fmnist_partitions-iid $p "" "grid --pairs $FMNISTP_PAIRS" -- partition.scheme=iid "${@:2}"
-    run_staged fmnist_partitions-dirichlet1.0 $p "" "grid --pairs $FMNISTP_PAIRS" -- partition.dirichlet_alpha=1.0 "${@:2}"
-    run_staged fmnist_partitions-dirichlet0.1 $p "" "grid --pairs $FMNISTP_PAIRS" -- partition.dirichlet_alpha=0.1 "${@:2}"
-    run_staged fmnist_partitions-pathological2 $p "" "grid --pairs $FMNISTP_PAIRS" -- partition.scheme=pathological \
-      partition.num_classes_per_partition=2 "${@:2}" ;;
-  *) echo "usage: experiments/run.sh small|mnist|partitions|fmnist|fmnist_partitions [key.path=value ...]" >&2
+  fmnist_partitions|fmnist_partitions-*) KDTUNE_DATA_DEPS=1 bash scripts/install-deps.sh
+    # All four partitions, or one: experiments/run.sh fmnist_partitions-pathological2
+    p=experiments/fmnist_partitions.yaml which=$1
+    shift
+    for part in iid dirichlet1.0 dirichlet0.1 pathological2; do
+      [ "$which" = fmnist_partitions ] || [ "$which" = "fmnist_partitions-$part" ] || continue
+      case $part in
+        iid) keys=(partition.scheme=iid) ;;
+        dirichlet*) keys=(partition.dirichlet_alpha=${part#dirichlet}) ;;
+        pathological2) keys=(partition.scheme=pathological partition.num_classes_per_partition=2) ;;
+      esac
+      run_staged fmnist_partitions-$part $p "" "grid --pairs $FMNISTP_PAIRS" -- "${keys[@]}" "$@"
+    done ;;
+  *) echo "usage: experiments/run.sh small|mnist|partitions|fmnist|fmnist_partitions[-iid|-dirichlet1.0|-dirichlet0.1|-pathological2] [key.path=value ...]" >&2
      exit 2 ;;
 esac
