@@ -73,10 +73,16 @@ kill_rank_when() {
         sleep 0.05
     done
     [ "${n:-0}" -ge "$lines" ] || { kill "$launcher"; fail "the journal never had $lines lines of $pattern"; }
-    for p in $(pgrep -P "$launcher"); do
-        if tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$rank"; then victim=$p; fi
+    # The ranks are mpirun's children; on a loaded machine one may not be visible at the first look
+    # (seen once in CI), so look again for a few seconds before giving up, and show what there is.
+    for _ in $(seq 1 100); do
+        for p in $(pgrep -P "$launcher"); do
+            if tr '\0' '\n' </proc/"$p"/environ 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$rank"; then victim=$p; fi
+        done
+        [ -n "$victim" ] && break
+        sleep 0.05
     done
-    [ -n "$victim" ] || { kill "$launcher"; fail "no process of rank $rank"; }
+    [ -n "$victim" ] || { ps -o pid,ppid,stat,args --ppid "$launcher" >&2; kill "$launcher"; fail "no process of rank $rank"; }
     kill -9 "$victim"
 }
 
