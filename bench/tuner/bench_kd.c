@@ -25,7 +25,7 @@
 #include "common/timer.h"
 #include "tuner/tuner.h"
 
-enum { NT = 5, NA = 5, NS = 3, NP = 2, MAX_PAIRS = 64, N_INIT = 6, WAVE = 5, MAX_SEEDS = 200 };
+enum { NT = 5, NA = 5, NS = 3, NP = 2, MAX_PAIRS = 64, N_INIT = 6, WAVE = 5, MAX_SEEDS = 200, APP_INITIAL_POINTS = 2 };
 static const double grid_T[NT] = {1, 2, 4, 8, 16}, grid_A[NA] = {0, 0.25, 0.5, 0.75, 1};
 static const char *const set_names[NS] = {"unlabelled", "unlabelled_self", "student_data"};
 static const char *const pos_names[NP] = {"forward", "reverse"};
@@ -152,6 +152,8 @@ static void run_one(const pair_table *pt, tuner_strategy st, size_t paid, uint64
     size_t B = N_INIT + paid, cap = st == TUNER_SCREEN ? (size_t)((double)B / sc->cost) + 2 : B;
     if (tuner_create(&t, space, st, TUNER_MAXIMIZE, B, seed)) abort();
     if (st == TUNER_SCREEN && tuner_set_screening(t, sc->fidelity, sc->cost)) abort();
+    // As app/tuning.c with the default config (tuner.initial_points: 2): the same gp as a run's.
+    if ((st == TUNER_GP || st == TUNER_GP_TRANSFER) && tuner_set_initial_design(t, APP_INITIAL_POINTS)) abort();
     for (size_t c = 0; c < N_INIT; c++) { // the default first (unlabelled, forward), as app/tuning.c
         double x0[4] = {1, 0.5, (double)(c / NP), (double)(c % NP)};
         if (tuner_add_initial_point(t, x0)) abort();
