@@ -50,7 +50,10 @@ run_staged() {
   [ $# -gt 0 ] && shift && over=("$@")
   local out=experiments/runs/$name kd=./build/kdtune t0=$SECONDS log=""
   for st in "${stages[@]}"; do
-    local c="$kd $st -q -c $config -o $out ${over[*]}" t1=$SECONDS
+    # kdtune takes its options before key=value overrides: the subcommand, the common options,
+    # then the stage's own arguments and the overrides.
+    local sub=${st%% *} c t1=$SECONDS
+    c="$kd $sub -q -c $config -o $out ${st#"$sub"} ${over[*]}"
     echo "== $name: $c"
     $c
     log+="- \`$c\`: $((SECONDS - t1)) s"$'\n'
