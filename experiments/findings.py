@@ -230,6 +230,20 @@ def fmnist_tier():
                   f"{pts(v['mean_test_regret'])} {ci(v.get('test_regret_ci95'))} | "
                   f"{v.get('pairs_significantly_worse_than_grid', '-')} of {v.get('pairs_tested_against_grid', '-')} | "
                   f"{pct(v['fraction_within_epsilon'])} |")
+    # Issue 15's transfer target on this data: gp_transfer against gp on every pair both tuned, by
+    # the paired difference of their picks' validation gains (= of their regrets; no grid needed).
+    sys.path.insert(0, os.path.join(here, "..", "bench", "tuner"))
+    from real_targets import paired_diff
+    for path in paths:
+        s = json.load(open(path))
+        if not {"gp", "gp_transfer"} <= set(s["strategies"]):
+            continue
+        pairs = [p for p in s["per_pair"] if p.get("tuned_val_gain", {}).get("gp") is not None
+                 and p["tuned_val_gain"].get("gp_transfer") is not None]
+        r = paired_diff(pairs, "gp_transfer", "gp") if pairs else None
+        if r:
+            print(f"{os.path.basename(os.path.dirname(path))}: gp_transfer minus gp, validation regret {pts(r[0])} points,"
+                  f" 95% [{pts(r[1])}, {pts(r[2])}] (paired bootstrap over {len(pairs)} pairs)")
     # The recommendations (recommended.yaml, read with PyYAML, which install-deps.sh installs):
     # listed when there are few, summarized when there are many.
     import yaml
