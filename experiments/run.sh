@@ -59,15 +59,15 @@ run_staged() {
     log+="- \`$c\`: $((SECONDS - t1)) s"$'\n'
   done
   for bs in ${budgets:-none}; do # BUDGET[:strategy,...][/pairs]
-    local spec=${bs%%/*} b=${bs%%[:/]*} res=experiments/results/$name set=()
+    local spec=${bs%%/*} b=${bs%%[:/]*} res=experiments/results/$name set=() sel=()
     if [ "$b" != none ]; then
       res=$res-b$b; set=(tuner.budget=$b)
       [ "$spec" != "$b" ] && set+=("tuner.strategies=[${spec#*:}]")
-      [ "$bs" != "$spec" ] && set+=(--pairs "${bs#*/}")
+      [ "$bs" != "$spec" ] && sel=(--pairs "${bs#*/}")
     fi
     local t1=$SECONDS
-    $kd report -q -c $config -o $out "${over[@]}" "${set[@]}"
-    log+="- \`$kd report -q -c $config -o $out ${over[*]} ${set[*]}\`: $((SECONDS - t1)) s"$'\n'
+    $kd report -q -c $config -o $out "${sel[@]}" "${over[@]}" "${set[@]}"
+    log+="- \`$kd report -q -c $config -o $out ${sel[*]} ${over[*]} ${set[*]}\`: $((SECONDS - t1)) s"$'\n'
     rm -rf "$res" && mkdir -p "$res/plots"
     cp "$out"/summary.json "$out"/report.md "$out"/recommended.yaml "$out"/config.yaml "$res"/
     cp "$out"/partition/report.csv "$res"/partition_report.csv
