@@ -297,12 +297,14 @@ static kdt_status default_point(const tuner_space *s, const kdt_config *cfg, dou
 
 // gp_transfer: each earlier pair's evaluations of the same run (strategy and fixed position), as
 // prior observations in this tuner's space.
-static kdt_status add_priors(evaluator *e, int worker, tuner *tn, const char *strategy, int fixed,
+// The earlier pairs' runs of the same strategy, position and budget: budget is the run key's
+// (tuner.budget, paid evaluations), not the tuner's, which adds the free initial points.
+static kdt_status add_priors(evaluator *e, int worker, tuner *tn, const char *strategy, int fixed, int budget,
                              const tuning_pair *earlier, int n_earlier) {
     const tuner_space *space = tuner_get_space(tn);
     kdt_status s = KDT_OK;
     for (int q = 0; q < n_earlier && !s; q++) {
-        store_run run = make_run(strategy, earlier[q], fixed, (int)tuner_budget(tn));
+        store_run run = make_run(strategy, earlier[q], fixed, budget);
         store_eval *lines;
         size_t n, m = 0;
         if ((s = evaluator_run_evals(e, worker, &run, &lines, &n)) || n == 0) continue;
@@ -361,7 +363,7 @@ kdt_status tuning_tune(evaluator *e, int worker, const kdt_config *cfg, tuner_st
         free(init);
         if (!s && (strategy == TUNER_GP || strategy == TUNER_GP_TRANSFER) && cfg->tuner.initial_points > 0)
             s = tuner_set_initial_design(tn, (size_t)cfg->tuner.initial_points);
-        if (!s && strategy == TUNER_GP_TRANSFER) s = add_priors(e, worker, tn, name, fixed, earlier, n_earlier);
+        if (!s && strategy == TUNER_GP_TRANSFER) s = add_priors(e, worker, tn, name, fixed, cfg->tuner.budget, earlier, n_earlier);
         if (!s && strategy == TUNER_SCREEN)
             s = tuner_set_screening(tn, cfg->tuner.screen_fidelity, cfg->tuner.screen_cost);
         if (!s && cfg->tuner.replicates > 1)

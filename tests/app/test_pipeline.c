@@ -345,6 +345,42 @@ static void recommendations_read_back(void **state) {
     assert_int_equal(system(cmd), 0);
 }
 
+// gp_transfer learns from the waves before it: pair 0-2 tuned after 0-1 (waves of one pair) gets
+// 0-1's run as prior observations and so asks other points than 0-2 tuned alone. Regression: the
+// priors were looked up under the tuner's budget (tuner.budget plus the free initial points), a
+// run key that never exists, so gp_transfer silently ran without them.
+static void gp_transfer_learns_from_earlier_waves(void **state) {
+    (void)state;
+    char keep[64], asked[2][2048];
+    snprintf(keep, sizeof keep, "%s", dir);
+    const char *after[] = {"--strategy", "gp_transfer", "--budget", "3", "--pairs", "0-1,0-2", "tuner.transfer_wave=1", NULL};
+    const char *alone[] = {"--strategy", "gp_transfer", "--budget", "3", "--pairs", "0-2", NULL};
+    for (int r = 0; r < 2; r++) {
+        snprintf(dir, sizeof dir, "%.40s_tr%d", keep, r);
+        assert_int_equal(run("tune", r ? alone : after, NULL), 0);
+        size_t n;
+        json_t *lines = journal(&n);
+        asked[r][0] = '\0';
+        for (size_t k = 0; k < n; k++) { // the paid evaluations of gp_transfer on 0-2, in order
+            json_t *l = json_array_get(lines, k), *pr = json_object_get(l, "pair");
+            if (strcmp(json_string_value(json_object_get(l, "type")), "eval") != 0 ||
+                strcmp(json_string_value(json_object_get(l, "strategy")), "gp_transfer") != 0 ||
+                json_integer_value(json_array_get(pr, 1)) != 2 || json_integer_value(json_object_get(l, "i")) < 6)
+                continue;
+            size_t at = strlen(asked[r]);
+            snprintf(asked[r] + at, sizeof asked[r] - at, "%.6f,%.6f,%s,%s;", jnum(l, "temperature"), jnum(l, "alpha"),
+                     json_string_value(json_object_get(l, "transfer_set")), json_string_value(json_object_get(l, "position")));
+        }
+        json_decref(lines);
+        char cmd[160];
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+    }
+    snprintf(dir, sizeof dir, "%s", keep);
+    assert_true(strlen(asked[0]) > 0 && strlen(asked[1]) > 0);
+    if (strcmp(asked[0], asked[1]) == 0) fail_msg("gp_transfer on 0-2 asked the same points with and without 0-1: %s", asked[0]);
+}
+
 // The same run with one worker and with two gives the same evaluations: each is a pure function
 // of the seed, the pair and the setting, whatever thread runs it.
 static json_t *run_and_summarize(const char *out_dir, const char *threads) {
@@ -679,6 +715,7 @@ int main(void) {
         cmocka_unit_test(report_of_some_pairs),
         cmocka_unit_test(recommendations_read_back),
         cmocka_unit_test(same_results_with_two_workers),
+        cmocka_unit_test(gp_transfer_learns_from_earlier_waves),
         cmocka_unit_test(kd_settings_are_part_of_the_identity),
         cmocka_unit_test(failures_round_trip),
         cmocka_unit_test(another_budget_is_another_run),
