@@ -307,13 +307,13 @@ def fmnist_tier():
         for p in pairs:
             print("  " + ", ".join(f"participant {c}: {pct(float(pre[c]['test_accuracy']))} / "
                                    f"{pct(float(pre[c]['own_test_accuracy']))}" for c in p))
-        print(f"{base}: best non-tuned setting (default T and alpha, val-best transfer set and position) against"
+        print(f"{base}: best non-tuned setting (default T and alpha, val-best method, transfer set and position) against"
               " the grid's pick, per pair (test gain, points)")
         for p in pairs:
             d = [r for r in read_evaluations(ev) if r["strategy"] == "default" and (r["pair_i"], r["pair_j"]) == p]
             u = max(d, key=lambda r: float(r["val_gain"]))
             g = max((r for r in grid if (r["pair_i"], r["pair_j"]) == p), key=lambda r: float(r["val_gain"]))
-            print(f"  pair {p[0]}-{p[1]}: untuned {u['transfer_set']} {u['position']} {pts(float(u['test_gain']))}; "
+            print(f"  pair {p[0]}-{p[1]}: untuned {u['method']} {u['transfer_set']} {u['position']} {pts(float(u['test_gain']))}; "
                   f"grid T={g['temperature']} alpha={g['alpha']} {g['transfer_set']} {g['position']} "
                   f"{pts(float(g['test_gain']))}; difference {pts(float(g['test_gain']) - float(u['test_gain']))}")
         print(f"{base}: position, the val-best setting of each position per pair (test gain, points)")
