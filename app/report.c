@@ -364,6 +364,7 @@ kdt_status report_write(const char *run_dir, const kdt_config *cfg, const char *
                       "`tune` or `run` first", store_journal_path(sto),
                       store_foreign_lines(sto) ? " (it holds evaluations of other KD settings, kept apart)" : "");
         store_close(sto);
+        free(selection);
         return st;
     }
     store_eval *sorted = canonical_order(t, n, names, selection, n_pairs, &n);
