@@ -114,9 +114,9 @@ case "${1:-}" in
       partition.num_classes_per_partition=2 "${@:2}" ;;
   fmnist) KDTUNE_DATA_DEPS=1 bash scripts/install-deps.sh
     # 6 and 12 paid evaluations = 5% and 10% of the 120-point grid: gp and gp_transfer at 5%, gp at
-    # 10%; random (the floor) at 5% on the grid's pairs only. On the grid's pairs the default phase also evaluates
-    # dml and dpkd at the default T and alpha (space.methods is not part of an evaluation's
-    # identity: the kd evaluations stay shared).
+    # 10%; random (the floor) at 5% on the grid's pairs only. On the grid's pairs the default phase
+    # also evaluates dml and dpkd at the default T and alpha (space.methods is not part of an
+    # evaluation's identity: the kd evaluations stay shared).
     run_staged fmnist experiments/fmnist.yaml "6:gp,gp_transfer,random 12:gp/$FMNIST_B12_PAIRS" "pretrain" \
       "tune --budget 6" "grid --pairs $FMNIST_GRID_PAIRS space.methods=[kd,dml,dpkd]" \
       "tune --budget 6 --pairs $FMNIST_GRID_PAIRS tuner.strategies=[random]" \
