@@ -995,8 +995,6 @@ kdt_status mpi_run_opened(kdt_status mine, int threads) {
     return KDT_OK;
 }
 
-typedef enum { PHASE_DEFAULT, PHASE_GRID, PHASE_TUNE } phase_kind;
-
 kdt_status mpi_run_pipeline(pipeline *p, const pipeline_phases *ph) {
     if (g.gone) return kdt_fail(KDT_ERR_STATE, "the MPI workers are gone: one run per command");
     const kdt_config *cfg = p->cfg;
@@ -1004,36 +1002,25 @@ kdt_status mpi_run_pipeline(pipeline *p, const pipeline_phases *ph) {
     KDT_ASSERT(m); // made when the run opened
     m->p = p;
     m->st = evaluator_store(p->eval);
-    int positions = cfg->tuner.ordered ? cfg->space.positions.n : 1;
-    size_t per_pair = (ph->defaults ? (size_t)tuning_default_size(cfg) : 0) +
-                      (ph->grid ? (size_t)tuning_grid_size(cfg) : 0) +
-                      (size_t)ph->n_strategies * ((size_t)cfg->tuner.budget * (size_t)positions +
-                                                  (size_t)tuning_default_size(cfg)); // + the free initial points
-    tuning_progress prog = {progress_create("evaluations", per_pair * (size_t)p->n_pairs), 0,
-                            PTHREAD_MUTEX_INITIALIZER};
+    size_t total = pipeline_evals_per_pair(cfg, ph) * (size_t)p->n_pairs;
+    tuning_progress prog = {progress_create("evaluations", total), 0, PTHREAD_MUTEX_INITIALIZER};
     m->prog = &prog;
     double t0 = timer_now();
-    struct { phase_kind kind; tuner_strategy strategy; } phases[2 + TUNER_N_STRATEGIES];
-    int n_phases = 0;
-    if (ph->defaults) phases[n_phases++].kind = PHASE_DEFAULT;
-    if (ph->grid) phases[n_phases++].kind = PHASE_GRID;
-    for (int k = 0; k < ph->n_strategies; k++) {
-        phases[n_phases].kind = PHASE_TUNE;
-        phases[n_phases++].strategy = ph->strategies[k];
-    }
+    pipeline_phase phases[PIPELINE_MAX_PHASES];
+    int n_phases = pipeline_phase_list(ph, phases);
     evaluator *collect = NULL;
     evaluator_remote cr = {m, store_journal_path(m->st), collect_lookup, collect_append, collect_append_rec,
                            collect_run_evals};
     kdt_status s = evaluator_create_remote(&collect, NULL, cfg, 1, &cr);
     for (int f = 0; f < n_phases && !s; f++) {
-        if (phases[f].kind == PHASE_TUNE) {
+        if (phases[f].kind == PIPELINE_TUNE) {
             // The strategies' runs are independent of each other (a setting one of them evaluated
             // is a cache hit for the next only by chance of timing, with the same result), so they
             // are handed out together: the critical path is one tuning run, not one per strategy.
             // gp_transfer goes after them, wave by wave, each wave learning from the ones before.
             int n = 0, span = 0;
             bool transfer = false;
-            while (f + span < n_phases && phases[f + span].kind == PHASE_TUNE) {
+            while (f + span < n_phases && phases[f + span].kind == PIPELINE_TUNE) {
                 if (phases[f + span].strategy == TUNER_GP_TRANSFER) transfer = true;
                 else g_unit_strategies[n++] = phases[f + span].strategy;
                 span++;
@@ -1052,13 +1039,13 @@ kdt_status mpi_run_pipeline(pipeline *p, const pipeline_phases *ph) {
         // The phase's evaluations, in pair order; then the workers train them.
         m->n_units = 0;
         for (int q = 0; q < p->n_pairs && !s; q++)
-            s = phases[f].kind == PHASE_DEFAULT ? tuning_default(collect, 0, cfg, p->pairs[q], NULL)
+            s = phases[f].kind == PIPELINE_DEFAULT ? tuning_default(collect, 0, cfg, p->pairs[q], NULL)
                                                 : tuning_grid(collect, 0, cfg, p->pairs[q], NULL);
         if (!s) s = master_dispatch(m, m->n_units, make_eval_unit);
         // Every line is in the store now: the same calls over it only add the grid's
         // recommendations (and would train here whatever a worker had not sent).
         for (int q = 0; q < p->n_pairs && !s; q++)
-            s = phases[f].kind == PHASE_DEFAULT ? tuning_default(p->eval, 0, cfg, p->pairs[q], NULL)
+            s = phases[f].kind == PIPELINE_DEFAULT ? tuning_default(p->eval, 0, cfg, p->pairs[q], NULL)
                                                 : tuning_grid(p->eval, 0, cfg, p->pairs[q], NULL);
     }
     evaluator_destroy(collect);

@@ -74,35 +74,38 @@ void pipeline_config_strategies(const kdt_config *cfg, pipeline_phases *out) {
     for (int k = 0; k < cfg->tuner.strategies.n; k++) out->strategies[out->n_strategies++] = cfg->tuner.strategies.v[k];
 }
 
+int pipeline_phase_list(const pipeline_phases *ph, pipeline_phase out[PIPELINE_MAX_PHASES]) {
+    int n = 0;
+    if (ph->defaults) out[n++] = (pipeline_phase){PIPELINE_DEFAULT, 0};
+    if (ph->grid) out[n++] = (pipeline_phase){PIPELINE_GRID, 0};
+    for (int k = 0; k < ph->n_strategies; k++) out[n++] = (pipeline_phase){PIPELINE_TUNE, ph->strategies[k]};
+    return n;
+}
+
+size_t pipeline_evals_per_pair(const kdt_config *cfg, const pipeline_phases *ph) {
+    int positions = cfg->tuner.ordered ? cfg->space.positions.n : 1;
+    return (ph->defaults ? (size_t)tuning_default_size(cfg) : 0) + (ph->grid ? (size_t)tuning_grid_size(cfg) : 0) +
+           (size_t)ph->n_strategies * ((size_t)cfg->tuner.budget * (size_t)positions +
+                                       (size_t)tuning_default_size(cfg)); // + the free initial points
+}
+
 kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
     if (mpi_run_active()) return mpi_run_pipeline(p, ph);
     const kdt_config *cfg = p->cfg;
-    int positions = cfg->tuner.ordered ? cfg->space.positions.n : 1;
-    size_t per_pair = (ph->defaults ? (size_t)tuning_default_size(cfg) : 0) +
-                      (ph->grid ? (size_t)tuning_grid_size(cfg) : 0) +
-                      (size_t)ph->n_strategies * ((size_t)cfg->tuner.budget * (size_t)positions +
-                                                   (size_t)tuning_default_size(cfg)); // + the free initial points
-    size_t total = per_pair * (size_t)p->n_pairs;
+    size_t total = pipeline_evals_per_pair(cfg, ph) * (size_t)p->n_pairs;
     double t0 = timer_now();
     int trained0 = evaluator_trained(p->eval);
     tuning_progress prog = {progress_create("evaluations", total), 0, PTHREAD_MUTEX_INITIALIZER};
     // Phase by phase over all pairs, so that the grid is complete before the tuners are compared;
     // within a phase the pairs are shared out among the workers.
-    typedef enum { PHASE_DEFAULT, PHASE_GRID, PHASE_TUNE } phase_kind;
-    struct { phase_kind kind; tuner_strategy strategy; } phases[2 + TUNER_N_STRATEGIES];
-    int n_phases = 0;
-    if (ph->defaults) phases[n_phases++].kind = PHASE_DEFAULT;
-    if (ph->grid) phases[n_phases++].kind = PHASE_GRID;
-    for (int k = 0; k < ph->n_strategies; k++) {
-        phases[n_phases].kind = PHASE_TUNE;
-        phases[n_phases++].strategy = ph->strategies[k];
-    }
+    pipeline_phase phases[PIPELINE_MAX_PHASES];
+    int n_phases = pipeline_phase_list(ph, phases);
     kdt_status s = KDT_OK;
     for (int f = 0; f < n_phases && !s; f++) {
         // gp_transfer learns from the pairs tuned before: the pairs go in fixed waves of
         // tuner.transfer_wave, each seeing only the waves before it, so that the result never
         // depends on the worker count. Every other phase is one wave of all pairs.
-        bool waves = phases[f].kind == PHASE_TUNE && phases[f].strategy == TUNER_GP_TRANSFER;
+        bool waves = phases[f].kind == PIPELINE_TUNE && phases[f].strategy == TUNER_GP_TRANSFER;
         int wave = waves ? cfg->tuner.transfer_wave : p->n_pairs;
         for (int first = 0; first < p->n_pairs && !s; first += wave) {
             int last = first + wave < p->n_pairs ? first + wave : p->n_pairs;
@@ -114,8 +117,8 @@ kdt_status pipeline_run(pipeline *p, const pipeline_phases *ph) {
                 int w = omp_get_thread_num();
                 kdt_status st;
                 switch (phases[f].kind) {
-                case PHASE_DEFAULT: st = tuning_default(p->eval, w, cfg, p->pairs[q], &prog); break;
-                case PHASE_GRID: st = tuning_grid(p->eval, w, cfg, p->pairs[q], &prog); break;
+                case PIPELINE_DEFAULT: st = tuning_default(p->eval, w, cfg, p->pairs[q], &prog); break;
+                case PIPELINE_GRID: st = tuning_grid(p->eval, w, cfg, p->pairs[q], &prog); break;
                 default:
                     st = tuning_tune(p->eval, w, cfg, phases[f].strategy, p->pairs[q], p->pairs, waves ? first : 0,
                                      &prog);

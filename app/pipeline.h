@@ -38,6 +38,18 @@ typedef struct {
 // complete on every pair before the next begins).
 kdt_status pipeline_run(pipeline *p, const pipeline_phases *phases);
 
+// One phase of a run over every pair, as pipeline_run (and its MPI form) runs them.
+typedef enum { PIPELINE_DEFAULT, PIPELINE_GRID, PIPELINE_TUNE } pipeline_phase_kind;
+typedef struct {
+    pipeline_phase_kind kind;
+    tuner_strategy strategy; // PIPELINE_TUNE
+} pipeline_phase;
+enum { PIPELINE_MAX_PHASES = 2 + TUNER_N_STRATEGIES };
+// The phases in the order they run (defaults, grid, each strategy) into out; their count.
+int pipeline_phase_list(const pipeline_phases *phases, pipeline_phase out[PIPELINE_MAX_PHASES]);
+// Evaluations per pair that the phases make, free initial points included (the progress total).
+size_t pipeline_evals_per_pair(const kdt_config *cfg, const pipeline_phases *phases);
+
 // Parses "gp,random" into strategies (grid is not a tuning strategy here).
 kdt_status pipeline_parse_strategies(const char *list, pipeline_phases *out);
 // The config's tuner.strategies.
