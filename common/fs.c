@@ -53,6 +53,30 @@ static const char *kind_of(mode_t m) {
     return "not a regular file";
 }
 
+// The descriptor d, opened O_NONBLOCK on path, into *fd if it is a regular file (then in blocking
+// mode: regular files never block, and reads and writes behave as usual); else closed, with an
+// error that ends with `advice`.
+static kdt_status keep_if_regular(int d, const char *path, const char *advice, int *fd) {
+    struct stat st;
+    if (fstat(d, &st) != 0) {
+        int e = errno;
+        close(d);
+        return kdt_fail(KDT_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(d);
+        return kdt_fail(KDT_ERR_IO, "%s: is %s, not a regular file; %s", path, kind_of(st.st_mode), advice);
+    }
+    int fl = fcntl(d, F_GETFL);
+    if (fl < 0 || fcntl(d, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(d);
+        return kdt_fail(KDT_ERR_IO, "%s: cannot set blocking mode: %s", path, strerror(e));
+    }
+    *fd = d;
+    return KDT_OK;
+}
+
 kdt_status fs_open_regular(const char *path, int flags, int *fd) {
     *fd = -1;
     int oflags = O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
@@ -64,26 +88,7 @@ kdt_status fs_open_regular(const char *path, int flags, int *fd) {
                             "regular files: replace the link by the file", path);
         return kdt_fail(KDT_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     }
-    struct stat st;
-    if (fstat(d, &st) != 0) {
-        int e = errno;
-        close(d);
-        return kdt_fail(KDT_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        close(d);
-        return kdt_fail(KDT_ERR_IO, "%s: is %s, not a regular file; give the path of a file",
-                        path, kind_of(st.st_mode));
-    }
-    // Regular files never block; clear the flag so that reads behave as usual.
-    int fl = fcntl(d, F_GETFL);
-    if (fl < 0 || fcntl(d, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-        int e = errno;
-        close(d);
-        return kdt_fail(KDT_ERR_IO, "%s: cannot set blocking mode: %s", path, strerror(e));
-    }
-    *fd = d;
-    return KDT_OK;
+    return keep_if_regular(d, path, "give the path of a file", fd);
 }
 
 kdt_status fs_open_append(const char *path, int *fd) {
@@ -98,25 +103,7 @@ kdt_status fs_open_append(const char *path, int *fd) {
                             "and run again", path);
         return kdt_fail(KDT_ERR_IO, "%s: cannot open for appending: %s", path, strerror(errno));
     }
-    struct stat st;
-    if (fstat(d, &st) != 0) {
-        int e = errno;
-        close(d);
-        return kdt_fail(KDT_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-    }
-    if (!S_ISREG(st.st_mode)) { // a FIFO with a reader, a device
-        close(d);
-        return kdt_fail(KDT_ERR_IO, "%s: is %s, not a regular file; remove it and run again", path,
-                        kind_of(st.st_mode));
-    }
-    int fl = fcntl(d, F_GETFL);
-    if (fl < 0 || fcntl(d, F_SETFL, fl & ~O_NONBLOCK) != 0) {
-        int e = errno;
-        close(d);
-        return kdt_fail(KDT_ERR_IO, "%s: cannot set blocking mode: %s", path, strerror(e));
-    }
-    *fd = d;
-    return KDT_OK;
+    return keep_if_regular(d, path, "remove it and run again", fd); // a FIFO with a reader, a device
 }
 
 kdt_status fs_read_all_limited(const char *path, size_t max_bytes, char **data, size_t *len) {
