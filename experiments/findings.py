@@ -111,18 +111,25 @@ def export_evaluations(journal, out):
             w.writerow(["" if d.get(c) is None else d[c] for c in cols])
 
 
-def all_pairs_position(paths):
-    """Position over every pair, from the default phase (evaluated on all pairs): the val-best default
-    setting of each position, and whether the better one is the weaker participant learning."""
+def experiments_with_evaluations(paths):
+    """Each experiment once (its budgets' folders share one journal, so one evaluations.csv will
+    do): its name, its folder and its evaluations, read once."""
     seen = set()
     for path in paths:
-        d = os.path.dirname(path)
-        base = os.path.basename(d).split("-b")[0]
-        ev = os.path.join(d, "evaluations.csv")
+        folder = os.path.dirname(path)
+        base = os.path.basename(folder).split("-b")[0]
+        ev = os.path.join(folder, "evaluations.csv")
         if base in seen or not os.path.exists(ev):
             continue
         seen.add(base)
-        rows = [r for r in read_evaluations(ev) if r["strategy"] == "default" and r["method"] == "kd"
+        yield base, folder, read_evaluations(ev)
+
+
+def all_pairs_position(paths):
+    """Position over every pair, from the default phase (evaluated on all pairs): the val-best default
+    setting of each position, and whether the better one is the weaker participant learning."""
+    for base, d, evaluations in experiments_with_evaluations(paths):
+        rows = [r for r in evaluations if r["strategy"] == "default" and r["method"] == "kd"
                 and r["status"] == "ok" and r["replicate"] == "0"]
         pairs = sorted({(int(r["pair_i"]), int(r["pair_j"])) for r in rows})
         if len(pairs) < 6:
@@ -156,15 +163,8 @@ def all_pairs_position(paths):
 def methods_at_defaults(paths):
     """dml and dpkd against kd at the default T and alpha, on the pairs where the default phase ran
     all three (the grid's pairs): each method's val-best transfer set and position, per pair."""
-    seen = set()
-    for path in paths:
-        d = os.path.dirname(path)
-        base = os.path.basename(d).split("-b")[0]
-        ev = os.path.join(d, "evaluations.csv")
-        if base in seen or not os.path.exists(ev):
-            continue
-        seen.add(base)
-        rows = [r for r in read_evaluations(ev) if r["strategy"] == "default" and r["status"] == "ok"
+    for base, _, evaluations in experiments_with_evaluations(paths):
+        rows = [r for r in evaluations if r["strategy"] == "default" and r["status"] == "ok"
                 and r["replicate"] == "0"]
         pairs = sorted({(int(r["pair_i"]), int(r["pair_j"])) for r in rows if r["method"] != "kd"})
         if not pairs:
@@ -271,15 +271,8 @@ def fmnist_tier():
         print(f"  T {quartiles('temperature')}; alpha {quartiles('alpha')}")
     all_pairs_position(paths)
     # Per-evaluation tests, from the grid's evaluations (each budget's folder has the same grid).
-    seen = set()
-    for path in paths:
-        ev = os.path.join(os.path.dirname(path), "evaluations.csv")
-        name = os.path.basename(os.path.dirname(path))
-        base = name.split("-b")[0]
-        if not os.path.exists(ev) or base in seen:
-            continue
-        seen.add(base)
-        grid = [r for r in read_evaluations(ev) if r["strategy"] == "grid" and r["status"] == "ok"]
+    for base, folder, evaluations in experiments_with_evaluations(paths):
+        grid = [r for r in evaluations if r["strategy"] == "grid" and r["status"] == "ok"]
         if not grid:
             continue
         print()
@@ -302,7 +295,7 @@ def fmnist_tier():
             ties = sum(v[sets[a]] == v[sets[b]] for v in m)
             print(f"  {sets[a]} forgets more than {sets[b]} in {wins} of {len(m) - ties} matched settings "
                   f"(same pair, position, T, alpha; ties left out), sign test p = {sign_test(wins, len(m) - ties):.2g}")
-        pre = {r["participant"]: r for r in read_evaluations(os.path.join(os.path.dirname(path), "pretrain.csv"))}
+        pre = {r["participant"]: r for r in read_evaluations(os.path.join(folder, "pretrain.csv"))}
         print(f"{base}: participants of the grid's pairs (test accuracy on all classes / on its own classes)")
         for p in pairs:
             print("  " + ", ".join(f"participant {c}: {pct(float(pre[c]['test_accuracy']))} / "
@@ -310,7 +303,7 @@ def fmnist_tier():
         print(f"{base}: best non-tuned setting (default T and alpha, val-best method, transfer set and position) against"
               " the grid's pick, per pair (test gain, points)")
         for p in pairs:
-            d = [r for r in read_evaluations(ev) if r["strategy"] == "default" and (r["pair_i"], r["pair_j"]) == p]
+            d = [r for r in evaluations if r["strategy"] == "default" and (r["pair_i"], r["pair_j"]) == p]
             u = max(d, key=lambda r: float(r["val_gain"]))
             g = max((r for r in grid if (r["pair_i"], r["pair_j"]) == p), key=lambda r: float(r["val_gain"]))
             print(f"  pair {p[0]}-{p[1]}: untuned {u['method']} {u['transfer_set']} {u['position']} {pts(float(u['test_gain']))}; "

@@ -12,6 +12,16 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 make --no-print-directory build >/dev/null
 commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!experiments/results' || echo "+changes")
 
+# A run directory's files for people into results/<name>/ (replacing what was there).
+copy_results() { # out res
+  local out=$1 res=$2
+  rm -rf "$res" && mkdir -p "$res/plots"
+  cp "$out"/summary.json "$out"/report.md "$out"/recommended.yaml "$out"/config.yaml "$res"/
+  cp "$out"/partition/report.csv "$res"/partition_report.csv
+  cp "$out"/participants/pretrain.csv "$res"/pretrain.csv
+  cp "$out"/plots/*.png "$res"/plots/ 2>/dev/null || true
+}
+
 run_one() { # name config [overrides...]
   local name=$1 config=$2; shift 2
   local out=experiments/runs/$name res=experiments/results/$name
@@ -20,11 +30,7 @@ run_one() { # name config [overrides...]
   local t0=$SECONDS
   $cmd
   local secs=$((SECONDS - t0))
-  rm -rf "$res" && mkdir -p "$res/plots"
-  cp "$out"/summary.json "$out"/report.md "$out"/recommended.yaml "$out"/config.yaml "$res"/
-  cp "$out"/partition/report.csv "$res"/partition_report.csv
-  cp "$out"/participants/pretrain.csv "$res"/pretrain.csv
-  cp "$out"/plots/*.png "$res"/plots/ 2>/dev/null || true
+  copy_results "$out" "$res"
   cat > "$res"/RUN.md <<MD
 # $name
 
@@ -68,11 +74,7 @@ run_staged() {
     local t1=$SECONDS
     $kd report -q -c $config -o $out "${sel[@]}" "${over[@]}" "${set[@]}"
     log+="- \`$kd report -q -c $config -o $out ${sel[*]} ${over[*]} ${set[*]}\`: $((SECONDS - t1)) s"$'\n'
-    rm -rf "$res" && mkdir -p "$res/plots"
-    cp "$out"/summary.json "$out"/report.md "$out"/recommended.yaml "$out"/config.yaml "$res"/
-    cp "$out"/partition/report.csv "$res"/partition_report.csv
-    cp "$out"/participants/pretrain.csv "$res"/pretrain.csv
-    cp "$out"/plots/*.png "$res"/plots/ 2>/dev/null || true
+    copy_results "$out" "$res"
     # The single evaluations (no per-image outcomes) for findings.py's tests over the grid.
     /usr/bin/python3 experiments/findings.py --export "$out"/trials.jsonl "$res"/evaluations.csv
     cat > "$res"/RUN.md <<MD
